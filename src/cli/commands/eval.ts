@@ -1,0 +1,4 @@
+import type { Command } from "commander";
+
+// Placeholder until the issue that owns this command fills it in.
+export function registerEvalCommand(_program: Command): void {}
