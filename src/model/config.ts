@@ -1,0 +1,233 @@
+import { SeaError } from "../util/errors";
+
+/**
+ * Every constant of the SEA reference (DESIGN §1) as a config value. Defaults are the reference's
+ * (Baby log); `sea train --set key=value` overrides any of them, and unknown keys are rejected.
+ */
+export interface SeaConfig {
+  /** Width of user/item embeddings per modality in the graph encoder. */
+  embeddingDim: number;
+  /** Hidden width of the graph encoder's item MLP (item embedding → hidden → embeddingDim). */
+  encoderHidden: number;
+  /** Negative slope of the encoder's LeakyReLU (PyTorch's default). */
+  leakySlope: number;
+  /** Propagation layers over the user–item graph (output = x + h1 + … + hL). */
+  graphLayers: number;
+  /** Fraction of each modality embedding that is "generic" (the rest is "unique"); 0.5 = halves. */
+  genericFraction: number;
+  /** Solosim projection head widths (Linear-BN-ReLU-Linear-BN-ReLU-Linear). */
+  projHidden: number;
+  projOut: number;
+  /** Solosim temperature (the logged runs used 0.2). */
+  tau: number;
+  /** Weight of the Solosim alignment loss. */
+  alpha: number;
+  /** Width of the four linear maps that feed CLUB (generic/unique × modality). */
+  clubDim: number;
+  /** Hidden width of the shared CLUB network q(y|x). */
+  clubHidden: number;
+  /** Weight of the distance term (CLUB bound, or its replacement in a variant). */
+  clubWeight: number;
+  /** Adam steps of the CLUB network per training batch. */
+  clubSteps: number;
+  /** Learning rate of the CLUB network; null = the model's lr. */
+  clubLr: number | null;
+  /** Which distance term separates generic from unique: CLUB, an orthogonality penalty, −L2, or none. */
+  distance: "club" | "orthogonal" | "negL2" | "none";
+  /** Orthogonality penalty form (the `orthogonal` variant). */
+  orthogonalMode: "frobenius" | "cosine";
+  /** How parts are formed: split each embedding (SEA) or MGCN-style subtraction of a shared part. */
+  separation: "split" | "subtraction";
+  /** k of the item–item cosine kNN graph. */
+  knnK: number;
+  /** Mixing weights of the per-modality item–item graphs, by modality name (missing → equal share of the rest). */
+  itemGraphWeights: Record<string, number>;
+  /** Adam learning rate. */
+  lr: number;
+  batchSize: number;
+  epochs: number;
+  /** Epochs without improving the stopping metric before early stop (30 for Clothing). */
+  patience: number;
+  stopMetric: string;
+  /** Cut-offs for evaluation. */
+  ks: number[];
+  /** Users per evaluation batch. */
+  evalBatchSize: number;
+  /** Estimate MI on frozen embeddings every this many epochs (0 = never). */
+  miEvery: number;
+  /** Training steps of each fresh MI estimator. */
+  miSteps: number;
+  /** Parts wider than this are mapped by a fixed seeded random projection to this width before MI estimation. */
+  miDim: number;
+  /** Compute the square item layer's consumers by reassociation (same function, far fewer FLOPs). */
+  reassociate: boolean;
+  seed: number;
+}
+
+export const DEFAULT_CONFIG: Readonly<SeaConfig> = Object.freeze({
+  embeddingDim: 64,
+  encoderHidden: 256,
+  leakySlope: 0.01,
+  graphLayers: 2,
+  genericFraction: 0.5,
+  projHidden: 64,
+  projOut: 32,
+  tau: 0.2,
+  alpha: 0.012,
+  clubDim: 32,
+  clubHidden: 16,
+  clubWeight: 0.006,
+  clubSteps: 50,
+  clubLr: null,
+  distance: "club",
+  orthogonalMode: "frobenius",
+  separation: "split",
+  knnK: 10,
+  itemGraphWeights: { image: 0.1, text: 0.9 },
+  lr: 1e-4,
+  batchSize: 2048,
+  epochs: 1000,
+  patience: 20,
+  stopMetric: "recall@20",
+  ks: [10, 20],
+  evalBatchSize: 1024,
+  miEvery: 1,
+  miSteps: 300,
+  miDim: 32,
+  reassociate: true,
+  seed: 999,
+}) as SeaConfig;
+
+type Kind = "number" | "integer" | "boolean" | "string" | "numberList" | "weights" | "nullableNumber";
+
+const KINDS: Record<keyof SeaConfig, Kind> = {
+  embeddingDim: "integer",
+  encoderHidden: "integer",
+  leakySlope: "number",
+  graphLayers: "integer",
+  genericFraction: "number",
+  projHidden: "integer",
+  projOut: "integer",
+  tau: "number",
+  alpha: "number",
+  clubDim: "integer",
+  clubHidden: "integer",
+  clubWeight: "number",
+  clubSteps: "integer",
+  clubLr: "nullableNumber",
+  distance: "string",
+  orthogonalMode: "string",
+  separation: "string",
+  knnK: "integer",
+  itemGraphWeights: "weights",
+  lr: "number",
+  batchSize: "integer",
+  epochs: "integer",
+  patience: "integer",
+  stopMetric: "string",
+  ks: "numberList",
+  evalBatchSize: "integer",
+  miEvery: "integer",
+  miSteps: "integer",
+  miDim: "integer",
+  reassociate: "boolean",
+  seed: "integer",
+};
+
+const CHOICES: Partial<Record<keyof SeaConfig, readonly string[]>> = {
+  distance: ["club", "orthogonal", "negL2", "none"],
+  orthogonalMode: ["frobenius", "cosine"],
+  separation: ["split", "subtraction"],
+};
+
+export function isConfigKey(key: string): key is keyof SeaConfig {
+  return Object.prototype.hasOwnProperty.call(KINDS, key);
+}
+
+/** Parses one `key=value` override (from `--set`); `where` names its origin in errors. */
+export function parseOverride(text: string, where = "--set"): Partial<SeaConfig> {
+  const eq = text.indexOf("=");
+  if (eq <= 0) throw new SeaError(`expected key=value, got "${text}"`, { where });
+  const key = text.slice(0, eq).trim();
+  const raw = text.slice(eq + 1).trim();
+  if (!isConfigKey(key)) {
+    throw new SeaError(`unknown config key "${key}" (known: ${Object.keys(KINDS).join(", ")})`, { where });
+  }
+  return { [key]: parseValue(key, raw, where) } as Partial<SeaConfig>;
+}
+
+function parseValue(key: keyof SeaConfig, raw: string, where: string): unknown {
+  const bad = (what: string): never => {
+    throw new SeaError(`${key} must be ${what}, got "${raw}"`, { where });
+  };
+  switch (KINDS[key]) {
+    case "integer": {
+      const v = Number(raw);
+      return Number.isInteger(v) ? v : bad("an integer");
+    }
+    case "number": {
+      const v = Number(raw);
+      return raw !== "" && Number.isFinite(v) ? v : bad("a finite number");
+    }
+    case "nullableNumber": {
+      if (raw === "null") return null;
+      const v = Number(raw);
+      return raw !== "" && Number.isFinite(v) ? v : bad("a finite number or null");
+    }
+    case "boolean":
+      return raw === "true" ? true : raw === "false" ? false : bad("true or false");
+    case "string": {
+      const choices = CHOICES[key];
+      if (choices && !choices.includes(raw)) bad(`one of ${choices.join(", ")}`);
+      return raw;
+    }
+    case "numberList": {
+      const parts = raw.split(",").map((s) => Number(s.trim()));
+      return parts.length > 0 && parts.every((v) => Number.isInteger(v) && v > 0) ? parts : bad("a comma-separated list of positive integers");
+    }
+    case "weights": {
+      // image:0.1,text:0.9
+      const out: Record<string, number> = {};
+      for (const part of raw.split(",")) {
+        const [name, value] = part.split(":");
+        const v = Number(value);
+        if (!name || !Number.isFinite(v) || v < 0) bad("name:weight pairs, e.g. image:0.1,text:0.9");
+        out[name!.trim()] = v;
+      }
+      return out;
+    }
+  }
+}
+
+/** Merges overrides (from a JSON file or --set) into the defaults, checking every key and value. */
+export function resolveConfig(...overrides: Partial<Record<string, unknown>>[]): SeaConfig {
+  const config: SeaConfig = { ...DEFAULT_CONFIG, itemGraphWeights: { ...DEFAULT_CONFIG.itemGraphWeights }, ks: [...DEFAULT_CONFIG.ks] };
+  for (const o of overrides) {
+    for (const [key, value] of Object.entries(o)) {
+      if (!isConfigKey(key)) throw new SeaError(`unknown config key "${key}"`, { where: "config" });
+      const text = Array.isArray(value)
+        ? value.join(",")
+        : value !== null && typeof value === "object"
+          ? Object.entries(value as Record<string, number>).map(([k, v]) => `${k}:${v}`).join(",")
+          : String(value);
+      Object.assign(config, { [key]: parseValue(key, text, `config.${key}`) });
+    }
+  }
+  validateConfig(config);
+  return config;
+}
+
+function validateConfig(c: SeaConfig): void {
+  const positive: (keyof SeaConfig)[] = ["embeddingDim", "encoderHidden", "projHidden", "projOut", "clubDim", "clubHidden", "knnK", "batchSize", "evalBatchSize", "tau", "lr", "miDim"];
+  for (const key of positive) {
+    if (!((c[key] as number) > 0)) throw new SeaError(`${key} must be > 0 (got ${String(c[key])})`, { where: `config.${key}` });
+  }
+  if (!(c.genericFraction > 0 && c.genericFraction < 1)) throw new SeaError("genericFraction must be in (0, 1)", { where: "config.genericFraction" });
+  if (c.clubHidden < 2) throw new SeaError("clubHidden must be ≥ 2 (the nets use clubHidden/2 units)", { where: "config.clubHidden" });
+  if (c.graphLayers < 0 || c.epochs < 0 || c.patience < 0 || c.clubSteps < 0 || c.miEvery < 0 || c.miSteps < 0) {
+    throw new SeaError("graphLayers, epochs, patience, clubSteps, miEvery and miSteps must be ≥ 0", { where: "config" });
+  }
+  if (!/^(recall|ndcg|precision|map)@\d+$/.test(c.stopMetric) || !c.ks.includes(Number(c.stopMetric.split("@")[1]))) {
+    throw new SeaError(`stopMetric "${c.stopMetric}" must be recall|ndcg|precision|map@K with K in ks (${c.ks.join(",")})`, { where: "config.stopMetric" });
+  }
+}

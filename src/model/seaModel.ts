@@ -1,0 +1,200 @@
+import * as tf from "@tensorflow/tfjs";
+import type { SeaConfig } from "./config";
+import { ItemProjection, type ConsumerSpec } from "./itemProjection";
+import { ParamStore, applyLinear, batchNormTrain, l2NormalizeRows, type BatchNormParams, type Linear } from "./params";
+import type { SparseMatrix } from "../backend/sparse";
+import { Rng, deriveSeed } from "../util/rng";
+
+/** Everything the model reads that is not a parameter: features and graphs, as tensors. */
+export interface ModelData {
+  readonly nUsers: number;
+  readonly nItems: number;
+  /** One entry per modality, item features [nItems, d_m] (constants). */
+  readonly modalities: readonly { readonly name: string; readonly features: tf.Tensor2D }[];
+  /** Symmetric-normalised user–item bipartite adjacency, (nUsers + nItems)², users first. */
+  readonly userItemGraph: SparseMatrix;
+  /** Mixed item–item kNN graph, nItems², or null to skip that propagation. */
+  readonly itemGraph: SparseMatrix | null;
+}
+
+/** Solosim projection head after its first linear layer: BN-ReLU-Linear-BN-ReLU-Linear, then L2-normalise. */
+interface HeadRest {
+  readonly bn1: BatchNormParams;
+  readonly l2: Linear;
+  readonly bn2: BatchNormParams;
+  readonly l3: Linear;
+  /** Only for `separation: subtraction`, where the head reads the shared space, not a split part. */
+  readonly l1: Linear | null;
+}
+
+interface GraphEncoder {
+  /** For `separation: subtraction` the encoder's first layer reads [shared, specific] (2k), not E. */
+  readonly first: Linear | null;
+  readonly second: Linear; // encoderHidden → embeddingDim
+  readonly userPreference: tf.Variable; // [nUsers, embeddingDim]
+}
+
+export interface ForwardOutput {
+  /** Fused user representations [nUsers, M·k]. */
+  readonly users: tf.Tensor2D;
+  /** Fused item representations after item–item propagation [nItems, M·k]. */
+  readonly items: tf.Tensor2D;
+  /** Per modality: L2-normalised Solosim head outputs [nItems, projOut] (when alpha > 0 and training). */
+  readonly heads: readonly tf.Tensor2D[];
+  /** Per modality: the parts the distance term acts on (CLUB space, clubDim), when a distance is used. */
+  readonly distanceParts: readonly { readonly generic: tf.Tensor2D; readonly unique: tf.Tensor2D }[];
+  /** `subtraction` only: shared part [nItems, k] and per-modality specific parts. */
+  readonly subtraction: { readonly shared: tf.Tensor2D; readonly specific: readonly tf.Tensor2D[] } | null;
+}
+
+/**
+ * The SEA model (DESIGN §1) as one configurable module: per-modality square item layers split into
+ * generic/unique parts, Solosim heads, the linear maps feeding the distance term, per-modality graph
+ * encoders over the user–item graph, per-user modality weights and item–item propagation. Variants
+ * are configurations (see variants.ts). Parameters that no loss would reach are not allocated: heads
+ * exist only when alpha > 0, distance maps only when a distance term is used.
+ */
+export class SeaModel {
+  readonly store: ParamStore;
+  readonly projections: readonly ItemProjection[];
+  readonly heads: readonly HeadRest[] | null;
+  readonly encoders: readonly GraphEncoder[];
+  readonly modalityWeights: tf.Variable; // [nUsers, M]
+  readonly attention: { readonly proj: Linear; readonly query: tf.Variable } | null;
+  readonly modalityNames: readonly string[];
+
+  constructor(
+    dims: { nUsers: number; nItems: number; modalities: readonly { name: string; dim: number }[] },
+    readonly config: SeaConfig,
+  ) {
+    const c = config;
+    this.store = new ParamStore(new Rng(deriveSeed(c.seed, 1)));
+    this.modalityNames = dims.modalities.map((m) => m.name);
+    const subtraction = c.separation === "subtraction";
+    const useHeads = c.alpha > 0;
+    const useDistance = c.distance !== "none" && !subtraction;
+    const k = c.embeddingDim;
+
+    this.projections = dims.modalities.map((m) => {
+      const specs: ConsumerSpec[] = [];
+      if (subtraction) {
+        specs.push({ name: "toShared", source: "full", out: k });
+      } else {
+        if (useHeads) specs.push({ name: "head1", source: "generic", out: c.projHidden });
+        if (useDistance) {
+          specs.push({ name: "genericMap", source: "generic", out: c.clubDim });
+          specs.push({ name: "uniqueMap", source: "unique", out: c.clubDim });
+        }
+        specs.push({ name: "encoder1", source: "full", out: c.encoderHidden });
+      }
+      return new ItemProjection(this.store, m.name, m.dim, c.genericFraction, specs);
+    });
+
+    this.heads = useHeads
+      ? dims.modalities.map((m) => ({
+          l1: subtraction ? this.store.linear(`${m.name}.head1`, k, c.projHidden) : null,
+          bn1: this.store.batchNorm(`${m.name}.headBn1`, c.projHidden),
+          l2: this.store.linear(`${m.name}.head2`, c.projHidden, c.projHidden),
+          bn2: this.store.batchNorm(`${m.name}.headBn2`, c.projHidden),
+          l3: this.store.linear(`${m.name}.head3`, c.projHidden, c.projOut),
+        }))
+      : null;
+
+    this.encoders = dims.modalities.map((m) => ({
+      first: subtraction ? this.store.linear(`${m.name}.encoder1`, 2 * k, c.encoderHidden) : null,
+      second: this.store.linear(`${m.name}.encoder2`, c.encoderHidden, k),
+      userPreference: this.store.xavier(`${m.name}.userPreference`, dims.nUsers, k),
+    }));
+
+    // Reference: a softmax over the modalities at initialisation (equal shares), free parameters afterwards.
+    this.modalityWeights = this.store.constant("modalityWeights", [dims.nUsers, dims.modalities.length], 1 / dims.modalities.length);
+
+    this.attention = subtraction
+      ? { proj: this.store.linear("attention.proj", k, k), query: this.store.xavier("attention.query", k, 1) }
+      : null;
+  }
+
+  /**
+   * Full forward pass over all users and items. `training` adds the Solosim heads (which use batch
+   * statistics); evaluation uses `training: false`, a fresh pass after the last optimiser step.
+   */
+  forward(data: ModelData, options: { training: boolean }): ForwardOutput {
+    const c = this.config;
+    const M = data.modalities.length;
+    const heads: tf.Tensor2D[] = [];
+    const distanceParts: { generic: tf.Tensor2D; unique: tf.Tensor2D }[] = [];
+    const encoderInputs: tf.Tensor2D[] = []; // per modality: encoder hidden pre-activation [N, encoderHidden]
+    let subtraction: ForwardOutput["subtraction"] = null;
+
+    const projected = data.modalities.map((m, i) => this.projections[i]!.forward(m.features, c.reassociate));
+    if (this.attention) {
+      const z = projected.map((p) => p.get("toShared")!); // [N, k] each
+      const scores = z.map((zm) => tf.matMul(tf.tanh(applyLinear(zm, this.attention!.proj)), this.attention!.query as tf.Tensor2D)); // [N, 1]
+      const weights = tf.softmax(tf.concat(scores, 1), 1); // [N, M] attention over modalities, per item
+      const shared = tf.addN(z.map((zm, i) => tf.mul(zm, weights.slice([0, i], [-1, 1])))) as tf.Tensor2D;
+      const specific = z.map((zm) => tf.sub(zm, shared) as tf.Tensor2D);
+      subtraction = { shared, specific };
+      for (let i = 0; i < M; i++) {
+        encoderInputs.push(applyLinear(tf.concat([shared, specific[i]!], 1) as tf.Tensor2D, this.encoders[i]!.first!));
+        if (this.heads && options.training) heads.push(this.headRest(applyLinear(z[i]!, this.heads[i]!.l1!), this.heads[i]!));
+      }
+    } else {
+      for (let i = 0; i < M; i++) {
+        const p = projected[i]!;
+        encoderInputs.push(p.get("encoder1")!);
+        if (this.heads && options.training) heads.push(this.headRest(p.get("head1")!, this.heads[i]!));
+        if (p.has("genericMap")) distanceParts.push({ generic: p.get("genericMap")!, unique: p.get("uniqueMap")! });
+      }
+    }
+
+    const userParts: tf.Tensor2D[] = [];
+    const itemParts: tf.Tensor2D[] = [];
+    for (let i = 0; i < M; i++) {
+      const enc = this.encoders[i]!;
+      const itemIn = applyLinear(tf.leakyRelu(encoderInputs[i]!, c.leakySlope) as tf.Tensor2D, enc.second); // [N, k]
+      const x0 = l2NormalizeRows(tf.concat([enc.userPreference as tf.Tensor2D, itemIn], 0) as tf.Tensor2D);
+      let h = x0;
+      let sum = x0;
+      for (let l = 0; l < c.graphLayers; l++) {
+        h = data.userItemGraph.matMul(h);
+        sum = tf.add(sum, h) as tf.Tensor2D;
+      }
+      userParts.push(sum.slice([0, 0], [data.nUsers, -1]));
+      itemParts.push(sum.slice([data.nUsers, 0], [data.nItems, -1]));
+    }
+    const users = tf.concat(userParts.map((u, i) => tf.mul(u, this.modalityWeights.slice([0, i], [-1, 1]))), 1) as tf.Tensor2D;
+    let items = tf.concat(itemParts, 1) as tf.Tensor2D;
+    if (data.itemGraph) items = tf.add(items, data.itemGraph.matMul(items)) as tf.Tensor2D;
+    return { users, items, heads, distanceParts, subtraction };
+  }
+
+  /**
+   * The parts a run exports and analyses, per modality (inference mode): for `split` the generic and
+   * unique slices of the square layer's output E; for `subtraction` the shared and specific parts.
+   */
+  analysisParts(data: ModelData): { name: string; generic: tf.Tensor2D; unique: tf.Tensor2D }[] {
+    return tf.tidy(() => {
+      if (this.attention) {
+        const out = this.forward(data, { training: false });
+        const sub = out.subtraction!;
+        return data.modalities.map((m, i) => ({ name: m.name, generic: sub.shared.clone(), unique: sub.specific[i]! }));
+      }
+      return data.modalities.map((m, i) => ({ name: m.name, ...this.projections[i]!.parts(m.features) }));
+    });
+  }
+
+  /** Trainable variables of the recommender (the CLUB network has its own optimiser). */
+  variables(): tf.Variable[] {
+    return this.store.all();
+  }
+
+  dispose(): void {
+    this.store.dispose();
+  }
+
+  private headRest(h1: tf.Tensor2D, head: HeadRest): tf.Tensor2D {
+    const a = tf.relu(batchNormTrain(h1, head.bn1)) as tf.Tensor2D;
+    const b = tf.relu(batchNormTrain(applyLinear(a, head.l2), head.bn2)) as tf.Tensor2D;
+    return l2NormalizeRows(applyLinear(b, head.l3));
+  }
+}

@@ -1,0 +1,152 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { Dataset } from "../data/types";
+import type { SeaConfig } from "../model/config";
+import type { BackendInfo } from "../backend/select";
+import { trainRun } from "./trainer";
+import { buildRunConfig, writeRunConfig, assertSameConfig } from "./runSetup";
+import type { GroundTruthFactors } from "./analysisHooks";
+import type { PerUserMetrics, RunMetrics } from "./runRecord";
+import { compareVariantsPerUser, type VariantComparison } from "../analysis/significance";
+import { writeFileAtomic } from "../util/atomicWrite";
+
+export interface AblationOptions {
+  readonly dataset: Dataset;
+  readonly variants: readonly string[];
+  readonly seeds: readonly number[];
+  readonly outDir: string;
+  readonly backend: BackendInfo;
+  readonly configFile?: string;
+  readonly sets?: readonly string[];
+  readonly explicit?: Partial<SeaConfig>;
+  readonly groundTruth?: GroundTruthFactors | null;
+  readonly quiet?: boolean;
+}
+
+export interface AblationRun {
+  readonly variant: string;
+  readonly seed: number;
+  readonly dir: string;
+  readonly metrics: RunMetrics;
+}
+
+export function runDirFor(outDir: string, variant: string, seed: number): string {
+  return path.join(outDir, variant, `seed-${seed}`);
+}
+
+/**
+ * Runs the variant × seed grid. Resumable: a finished run (metrics.json with a final stop reason) is
+ * kept as it is, an interrupted one resumes from its checkpoint.
+ */
+export async function runAblation(options: AblationOptions): Promise<AblationRun[]> {
+  const runs: AblationRun[] = [];
+  const total = options.variants.length * options.seeds.length;
+  let index = 0;
+  for (const variant of options.variants) {
+    for (const seed of options.seeds) {
+      index++;
+      const dir = runDirFor(options.outDir, variant, seed);
+      const config = buildRunConfig({ variant, configFile: options.configFile, sets: options.sets, explicit: { ...options.explicit, seed } });
+      assertSameConfig(dir, config, options.dataset.fingerprint);
+      const finished = readFinishedMetrics(dir, config.epochs);
+      if (finished) {
+        if (!options.quiet) process.stderr.write(`[${index}/${total}] ${variant} seed ${seed}: finished earlier, kept\n`);
+        runs.push({ variant, seed, dir, metrics: finished });
+        continue;
+      }
+      if (!options.quiet) process.stderr.write(`[${index}/${total}] ${variant} seed ${seed}\n`);
+      fs.mkdirSync(dir, { recursive: true });
+      if (!fs.existsSync(path.join(dir, "config.json"))) writeRunConfig(dir, config, variant, options.dataset, options.backend);
+      const metrics = await trainRun({ dataset: options.dataset, config, variant, outDir: dir, resume: true, groundTruth: options.groundTruth, quiet: options.quiet });
+      runs.push({ variant, seed, dir, metrics });
+      writeResultsCsv(options.outDir, runs);
+    }
+  }
+  writeResultsCsv(options.outDir, runs);
+  return runs;
+}
+
+function readFinishedMetrics(dir: string, epochs: number): RunMetrics | null {
+  const file = path.join(dir, "metrics.json");
+  if (!fs.existsSync(file)) return null;
+  const m = JSON.parse(fs.readFileSync(file, "utf8")) as RunMetrics;
+  const done = m.stopReason === "early-stop" || (m.stopReason === "epochs" && m.epochs.length >= epochs);
+  return done ? m : null;
+}
+
+const CSV_METRICS = ["recall@10", "recall@20", "ndcg@10", "ndcg@20", "precision@10", "precision@20", "map@10", "map@20"];
+
+/** results.csv: one row per variant × seed, test metrics at the best valid epoch, plus recovery on synthetic data. */
+export function writeResultsCsv(outDir: string, runs: readonly AblationRun[]): void {
+  const recoveryKeys = [...new Set(runs.flatMap((r) => Object.keys(r.metrics.recovery ?? {})))].sort();
+  const header = ["variant", "seed", "best_epoch", "epochs_run", "stop_reason", "valid_recall@20", ...CSV_METRICS.map((m) => `test_${m}`), ...recoveryKeys.map((k) => `recovery:${k}`), "seconds"];
+  const lines = [header.join(",")];
+  for (const r of runs) {
+    const m = r.metrics;
+    const seconds = m.epochs.reduce((s, e) => s + e.seconds, 0);
+    lines.push(
+      [
+        r.variant,
+        r.seed,
+        m.bestEpoch,
+        m.epochs.length,
+        m.stopReason,
+        fmt(m.best.valid["recall@20"]),
+        ...CSV_METRICS.map((k) => fmt(m.best.test[k])),
+        ...recoveryKeys.map((k) => fmt(m.recovery?.[k])),
+        seconds.toFixed(1),
+      ].join(","),
+    );
+  }
+  writeFileAtomic(path.join(outDir, "results.csv"), lines.join("\n") + "\n");
+}
+
+function fmt(v: number | undefined): string {
+  return v === undefined || !Number.isFinite(v) ? "" : v.toFixed(6);
+}
+
+export interface VariantSummary {
+  variant: string;
+  runs: number;
+  /** metric → [mean, std] over seeds (sample std; 0 for one seed) */
+  stats: Record<string, [number, number]>;
+  /** Paired tests on per-user test Recall@20 against `sea` (each user's value averaged over seeds). */
+  tTest: VariantComparison | null;
+  wilcoxon: VariantComparison | null;
+}
+
+/** Mean ± std per variant over seeds, and paired significance against the `sea` variant. */
+export function summariseAblation(runs: readonly AblationRun[], metrics: readonly string[] = ["recall@10", "recall@20", "ndcg@10", "ndcg@20"]): VariantSummary[] {
+  const variants = [...new Set(runs.map((r) => r.variant))];
+  const perUser = new Map(variants.map((v) => [v, readPerUser(runs.filter((r) => r.variant === v))]));
+  const base = perUser.get("sea") ?? [];
+  return variants.map((variant) => {
+    const mine = runs.filter((r) => r.variant === variant);
+    const stats: Record<string, [number, number]> = {};
+    for (const m of metrics) stats[m] = meanStd(mine.map((r) => r.metrics.best.test[m] ?? NaN));
+    const other = perUser.get(variant) ?? [];
+    const comparable = variant !== "sea" && base.length > 0 && other.length > 0;
+    return {
+      variant,
+      runs: mine.length,
+      stats,
+      tTest: comparable ? compareVariantsPerUser(other, base, "recall@20", "t") : null,
+      wilcoxon: comparable ? compareVariantsPerUser(other, base, "recall@20", "wilcoxon") : null,
+    };
+  });
+}
+
+function readPerUser(runs: readonly AblationRun[]): PerUserMetrics[] {
+  return runs
+    .map((r) => path.join(r.dir, "per_user.json"))
+    .filter((f) => fs.existsSync(f))
+    .map((f) => JSON.parse(fs.readFileSync(f, "utf8")) as PerUserMetrics);
+}
+
+export function meanStd(values: readonly number[]): [number, number] {
+  const n = values.length;
+  if (n === 0) return [NaN, NaN];
+  const mean = values.reduce((s, v) => s + v, 0) / n;
+  const variance = n > 1 ? values.reduce((s, v) => s + (v - mean) ** 2, 0) / (n - 1) : 0;
+  return [mean, Math.sqrt(variance)];
+}

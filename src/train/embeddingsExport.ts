@@ -1,0 +1,56 @@
+import * as path from "node:path";
+import * as tf from "@tensorflow/tfjs";
+import type { SeaModel, ModelData } from "../model/seaModel";
+import { writeNpy } from "../data/npy";
+
+/** A modality's analysis parts as plain arrays: [n, genericDim] and [n, uniqueDim], row-major. */
+export interface PartArrays {
+  readonly name: string;
+  readonly n: number;
+  readonly generic: Float32Array;
+  readonly genericDim: number;
+  readonly unique: Float32Array;
+  readonly uniqueDim: number;
+}
+
+/** Copies the model's analysis parts (inference mode) out of tensors. */
+export function readAnalysisParts(model: SeaModel, data: ModelData): PartArrays[] {
+  const parts = model.analysisParts(data);
+  try {
+    return parts.map((p) => ({
+      name: p.name,
+      n: p.generic.shape[0],
+      generic: p.generic.dataSync() as Float32Array,
+      genericDim: p.generic.shape[1],
+      unique: p.unique.dataSync() as Float32Array,
+      uniqueDim: p.unique.shape[1],
+    }));
+  } finally {
+    parts.forEach((p) => (p.generic.dispose(), p.unique.dispose()));
+  }
+}
+
+/**
+ * Writes the run's embeddings (float32 .npy, see runRecord.ts): users.npy and items.npy (the fused
+ * representations that score), and per modality item_<m>_generic.npy / item_<m>_unique.npy.
+ * Returns the parts for further analysis.
+ */
+export function writeRunEmbeddings(dir: string, model: SeaModel, data: ModelData): PartArrays[] {
+  const { users, items } = tf.tidy(() => {
+    const out = model.forward(data, { training: false });
+    return { users: out.users, items: out.items };
+  });
+  try {
+    writeNpy(path.join(dir, "users.npy"), { dtype: "float32", shape: [...users.shape], data: users.dataSync() as Float32Array });
+    writeNpy(path.join(dir, "items.npy"), { dtype: "float32", shape: [...items.shape], data: items.dataSync() as Float32Array });
+  } finally {
+    users.dispose();
+    items.dispose();
+  }
+  const parts = readAnalysisParts(model, data);
+  for (const p of parts) {
+    writeNpy(path.join(dir, `item_${p.name}_generic.npy`), { dtype: "float32", shape: [p.n, p.genericDim], data: p.generic });
+    writeNpy(path.join(dir, `item_${p.name}_unique.npy`), { dtype: "float32", shape: [p.n, p.uniqueDim], data: p.unique });
+  }
+  return parts;
+}

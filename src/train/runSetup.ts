@@ -1,0 +1,79 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { Dataset } from "../data/types";
+import { resolveConfig, parseOverride, type SeaConfig } from "../model/config";
+import { variantOverrides } from "../model/variants";
+import { SeaError } from "../util/errors";
+import { writeJsonAtomic } from "../util/atomicWrite";
+import type { RunConfigRecord } from "./runRecord";
+import type { BackendInfo } from "../backend/select";
+
+/** Where a config comes from, lowest precedence first: variant, JSON file, --set pairs, explicit flags. */
+export interface ConfigSources {
+  readonly variant: string;
+  readonly configFile?: string;
+  readonly sets?: readonly string[];
+  readonly explicit?: Partial<SeaConfig>;
+}
+
+export function buildRunConfig(sources: ConfigSources): SeaConfig {
+  const layers: Partial<Record<string, unknown>>[] = [variantOverrides(sources.variant)];
+  if (sources.configFile) layers.push(readConfigFile(sources.configFile));
+  for (const s of sources.sets ?? []) layers.push(parseOverride(s));
+  if (sources.explicit) layers.push(Object.fromEntries(Object.entries(sources.explicit).filter(([, v]) => v !== undefined)));
+  return resolveConfig(...layers);
+}
+
+function readConfigFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch (e) {
+    throw new SeaError(`cannot read config file (${(e as Error).message})`, { where: file });
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    throw new SeaError(`not valid JSON (${(e as Error).message})`, { where: file });
+  }
+  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) throw new SeaError("expected a JSON object of config keys", { where: file });
+  return parsed as Record<string, unknown>;
+}
+
+export function packageVersion(): string {
+  const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "..", "package.json"), "utf8")) as { version: string };
+  return pkg.version;
+}
+
+/** Records config, seed, backend, package version and data fingerprint next to the run's results. */
+export function writeRunConfig(outDir: string, config: SeaConfig, variant: string, dataset: Dataset, backend: BackendInfo): RunConfigRecord {
+  const record: RunConfigRecord = {
+    config: { ...config },
+    variant,
+    seed: config.seed,
+    dataset: { name: dataset.name, dir: path.resolve(dataset.dir), fingerprint: dataset.fingerprint, users: dataset.nUsers, items: dataset.nItems },
+    backend: { name: backend.name, threads: backend.threads, blas: backend.blas },
+    packageVersion: packageVersion(),
+    node: process.version,
+    startedAt: new Date().toISOString(),
+  };
+  writeJsonAtomic(path.join(outDir, "config.json"), record);
+  return record;
+}
+
+/** The resolved config of an existing run folder must match before it is resumed or reused. */
+export function assertSameConfig(outDir: string, config: SeaConfig, fingerprint: string): void {
+  const file = path.join(outDir, "config.json");
+  if (!fs.existsSync(file)) return;
+  const previous = JSON.parse(fs.readFileSync(file, "utf8")) as RunConfigRecord;
+  // `epochs` may grow between calls (extending a run); everything else must be identical.
+  const a = JSON.stringify({ ...previous.config, epochs: 0 });
+  const b = JSON.stringify({ ...config, epochs: 0 });
+  if (a !== b || previous.dataset.fingerprint !== fingerprint) {
+    throw new SeaError(
+      "this run folder holds a run with a different config or dataset; choose another --out or delete it",
+      { where: file },
+    );
+  }
+}

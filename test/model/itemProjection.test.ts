@@ -1,0 +1,84 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs";
+import { ItemProjection, type ConsumerSpec } from "../../src/model/itemProjection";
+import { ParamStore } from "../../src/model/params";
+import { Rng } from "../../src/util/rng";
+
+const SPECS: ConsumerSpec[] = [
+  { name: "head1", source: "generic", out: 5 },
+  { name: "genericMap", source: "generic", out: 3 },
+  { name: "uniqueMap", source: "unique", out: 3 },
+  { name: "encoder1", source: "full", out: 7 },
+];
+
+function maxRelDiff(a: Float32Array | Int32Array | Uint8Array, b: Float32Array | Int32Array | Uint8Array): number {
+  let scale = 0;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) {
+    scale = Math.max(scale, Math.abs(a[i]!), Math.abs(b[i]!));
+    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
+  }
+  return diff / Math.max(scale, 1e-12);
+}
+
+test("reassociated item projection equals the naive square layer in outputs and gradients", async () => {
+  await tf.setBackend("cpu");
+  const before = tf.memory().numTensors;
+  for (const dim of [9, 16]) {
+    const store = new ParamStore(new Rng(7));
+    const proj = new ItemProjection(store, "image", dim, 0.5, SPECS);
+    const xs = new Float32Array(23 * dim);
+    new Rng(3).fillNormal(xs);
+    const x = tf.tensor2d(xs, [23, dim]);
+    // A fixed random linear functional of every consumer output, so each gradient path is exercised.
+    const weights = SPECS.map((s, i) => {
+      const w = new Float32Array(23 * s.out);
+      new Rng(100 + i).fillNormal(w);
+      return tf.tensor2d(w, [23, s.out]);
+    });
+    const lossOf = (reassociate: boolean) => () => {
+      const out = proj.forward(x, reassociate);
+      return tf.addN(SPECS.map((s, i) => tf.sum(tf.mul(out.get(s.name)!, weights[i]!)))) as tf.Scalar;
+    };
+    for (const s of SPECS) {
+      const [a, b] = tf.tidy(() => [proj.forward(x, true).get(s.name)!.dataSync(), proj.forward(x, false).get(s.name)!.dataSync()]);
+      assert.ok(maxRelDiff(a as Float32Array, b as Float32Array) < 1e-5, `${s.name} output (d=${dim})`);
+    }
+    const g1 = tf.variableGrads(lossOf(true), store.all());
+    const g2 = tf.variableGrads(lossOf(false), store.all());
+    assert.ok(Math.abs(g1.value.dataSync()[0]! - g2.value.dataSync()[0]!) <= 1e-5 * Math.abs(g2.value.dataSync()[0]!));
+    for (const name of Object.keys(g2.grads)) {
+      const d = maxRelDiff(g1.grads[name]!.dataSync() as Float32Array, g2.grads[name]!.dataSync() as Float32Array);
+      assert.ok(d < 1e-5, `gradient of ${name} differs by ${d} (d=${dim})`);
+    }
+    // The square layer's gradient is non-zero: reassociation really trains W.
+    const wGrad = g1.grads[store.get("image.square.w").name]!;
+    assert.ok(tf.tidy(() => tf.max(tf.abs(wGrad)).dataSync()[0]!) > 0);
+    [g1, g2].forEach((g) => (g.value.dispose(), Object.values(g.grads).forEach((t) => t.dispose())));
+    x.dispose();
+    weights.forEach((w) => w.dispose());
+    store.dispose();
+  }
+  assert.equal(tf.memory().numTensors, before, "no leaked tensors");
+});
+
+test("generic and unique parts split the square layer's output at genericFraction", async () => {
+  await tf.setBackend("cpu");
+  const store = new ParamStore(new Rng(1));
+  const proj = new ItemProjection(store, "text", 10, 0.3, [{ name: "encoder1", source: "full", out: 2 }]);
+  assert.equal(proj.genericWidth, 3);
+  const x = tf.eye(10) as tf.Tensor2D;
+  const { generic, unique } = proj.parts(x);
+  assert.deepEqual(generic.shape, [10, 3]);
+  assert.deepEqual(unique.shape, [10, 7]);
+  // With X = I, E = W + b: row 0 of the generic part is W[0, :3] + b[:3].
+  const w = store.get("text.square.w").dataSync();
+  const b = store.get("text.square.b").dataSync();
+  const g = generic.dataSync();
+  for (let j = 0; j < 3; j++) assert.ok(Math.abs(g[j]! - (w[j]! + b[j]!)) < 1e-6);
+  const u = unique.dataSync();
+  for (let j = 0; j < 7; j++) assert.ok(Math.abs(u[j]! - (w[3 + j]! + b[3 + j]!)) < 1e-6);
+  tf.dispose([x, generic, unique]);
+  store.dispose();
+});
