@@ -9,6 +9,7 @@ import type { GroundTruthFactors } from "./analysisHooks";
 import type { PerUserMetrics, RunMetrics } from "./runRecord";
 import { compareVariantsPerUser, type VariantComparison } from "../analysis/significance";
 import { writeFileAtomic } from "../util/atomicWrite";
+import { meanStd } from "../analysis/descriptive";
 
 export interface AblationOptions {
   readonly dataset: Dataset;
@@ -123,7 +124,10 @@ export function summariseAblation(runs: readonly AblationRun[], metrics: readonl
   return variants.map((variant) => {
     const mine = runs.filter((r) => r.variant === variant);
     const stats: Record<string, [number, number]> = {};
-    for (const m of metrics) stats[m] = meanStd(mine.map((r) => r.metrics.best.test[m] ?? NaN));
+    for (const m of metrics) {
+      const { mean, std } = meanStd(mine.map((r) => r.metrics.best.test[m] ?? NaN));
+      stats[m] = [mean, std];
+    }
     const other = perUser.get(variant) ?? [];
     const comparable = variant !== "sea" && base.length > 0 && other.length > 0;
     return {
@@ -141,12 +145,4 @@ function readPerUser(runs: readonly AblationRun[]): PerUserMetrics[] {
     .map((r) => path.join(r.dir, "per_user.json"))
     .filter((f) => fs.existsSync(f))
     .map((f) => JSON.parse(fs.readFileSync(f, "utf8")) as PerUserMetrics);
-}
-
-export function meanStd(values: readonly number[]): [number, number] {
-  const n = values.length;
-  if (n === 0) return [NaN, NaN];
-  const mean = values.reduce((s, v) => s + v, 0) / n;
-  const variance = n > 1 ? values.reduce((s, v) => s + (v - mean) ** 2, 0) / (n - 1) : 0;
-  return [mean, Math.sqrt(variance)];
 }

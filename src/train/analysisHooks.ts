@@ -6,6 +6,8 @@ import { linearProbeR2 } from "../analysis/linearProbe";
 import { Rng, deriveSeed } from "../util/rng";
 import { readAnalysisParts, type PartArrays } from "./embeddingsExport";
 import type { MiValues } from "./runRecord";
+import type { Dataset } from "../data/types";
+import { loadGroundTruth } from "../data/synthetic";
 
 /** Planted factors of a synthetic dataset, per item, as the trainer needs them. */
 export interface GroundTruthFactors {
@@ -14,6 +16,13 @@ export interface GroundTruthFactors {
   readonly sharedDim: number;
   /** modality name → its planted unique factors */
   readonly modalities: Readonly<Record<string, { readonly values: Float32Array; readonly dim: number }>>;
+}
+
+/** Planted factors of a synthetic dataset folder (its ground_truth.json), or null for real data. */
+export function groundTruthFactors(dataset: Dataset): GroundTruthFactors | null {
+  const gt = loadGroundTruth(dataset.dir);
+  if (!gt) return null;
+  return { n: gt.nItems, shared: gt.shared, sharedDim: gt.sharedDim, modalities: gt.unique };
 }
 
 /**

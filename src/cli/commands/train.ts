@@ -2,14 +2,12 @@ import type { Command } from "commander";
 import * as path from "node:path";
 import { selectBackend } from "../../backend/select";
 import { loadDatasetArg } from "../../data/resolveDataset";
-import { loadGroundTruth } from "../../data/synthetic";
-import type { Dataset } from "../../data/types";
 import { VARIANTS, VARIANT_NAMES } from "../../model/variants";
 import { trainRun } from "../../train/trainer";
 import { buildRunConfig, writeRunConfig, assertSameConfig } from "../../train/runSetup";
 import { runAblation, summariseAblation } from "../../train/ablation";
 import { renderAblationTable } from "../../train/ablationTable";
-import type { GroundTruthFactors } from "../../train/analysisHooks";
+import { groundTruthFactors } from "../../train/analysisHooks";
 import { SeaError } from "../../util/errors";
 
 interface CommonOptions {
@@ -42,18 +40,6 @@ function variantList(text: string): string[] {
   const names = text.split(",").map((s) => s.trim()).filter(Boolean);
   for (const n of names) if (!VARIANTS[n]) throw new SeaError(`unknown variant "${n}" (known: ${VARIANT_NAMES.join(", ")})`, { where: "--variants" });
   return names;
-}
-
-/** Planted factors of a synthetic dataset folder, or null for real data. */
-export function groundTruthFactors(dataset: Dataset): GroundTruthFactors | null {
-  const gt = loadGroundTruth(dataset.dir);
-  if (!gt) return null;
-  return {
-    n: gt.nItems,
-    shared: gt.shared,
-    sharedDim: gt.sharedDim,
-    modalities: Object.fromEntries(Object.entries(gt.unique).map(([m, u]) => [m, { values: u.values, dim: u.dim }])),
-  };
 }
 
 function addCommon(cmd: Command): Command {

@@ -1,0 +1,31 @@
+# Built by scripts/build-native.js (node-gyp with Node's own headers). Linux links the system
+# OpenBLAS found through pkg-config; macOS links Accelerate (no OpenBLAS-specific calls there).
+{
+  "targets": [
+    {
+      "target_name": "sea_native",
+      "sources": ["src/sea_native.cc"],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions"],
+      "cflags_cc": ["-O3", "-std=c++17"],
+      "conditions": [
+        ["OS=='linux'", {
+          "defines": ["SEA_OPENBLAS"],
+          "cflags_cc": ["<!@(pkg-config --cflags openblas)"],
+          "libraries": ["<!@(pkg-config --libs openblas)", "-lpthread"],
+          "ldflags": ["-Wl,-rpath,<!(pkg-config --variable=libdir openblas)"]
+        }],
+        ["OS=='mac'", {
+          "defines": ["SEA_ACCELERATE", "ACCELERATE_NEW_LAPACK"],
+          "libraries": ["-framework Accelerate"],
+          "xcode_settings": {
+            "OTHER_CPLUSPLUSFLAGS": ["-O3", "-std=c++17"],
+            "MACOSX_DEPLOYMENT_TARGET": "11.0"
+          }
+        }]
+      ]
+    }
+  ]
+}

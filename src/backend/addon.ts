@@ -1,0 +1,86 @@
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+
+/** What native/src/sea_native.cc exports. All arrays are read and written in place. */
+export interface SeaNativeAddon {
+  /** C[i] = op(A[aBatch[i]]) · op(B[bBatch[i]]) for i < aBatch.length; row-major, C is [count, m, n]. */
+  sgemmBatched(
+    transA: boolean,
+    transB: boolean,
+    m: number,
+    n: number,
+    k: number,
+    a: Float32Array,
+    b: Float32Array,
+    c: Float32Array,
+    aBatch: Int32Array,
+    bBatch: Int32Array,
+  ): void;
+  /** c = act(c + bias) with bias repeated every bias.length entries; activation codes in kernels.ts. */
+  biasActivation(c: Float32Array, bias: Float32Array | null, activation: number, alpha: number): void;
+  /** out[nRows×d] = A · x[nCols×d] for the CSR matrix A (threads over row blocks of equal nnz). */
+  spmm(indptr: Int32Array, indices: Int32Array, values: Float32Array, nCols: number, x: Float32Array, d: number, out: Float32Array): void;
+  /** out[nCols×d] = Aᵀ · x[nRows×d] (single-threaded scatter). */
+  spmmTranspose(indptr: Int32Array, indices: Int32Array, values: Float32Array, nCols: number, x: Float32Array, d: number, out: Float32Array): void;
+  /** Sets the BLAS and spmm thread count; returns the value applied. */
+  setThreads(n: number): number;
+  getThreads(): number;
+  info(): { vendor: string; config: string; parallel: string; threads: number; hardwareThreads: number };
+}
+
+/** Where scripts/build-native.js puts the addon (same relative path from src/backend and dist/backend). */
+export const NATIVE_ADDON_PATH = path.resolve(__dirname, "..", "..", "native", "build", "Release", "sea_native.node");
+
+export const NATIVE_BUILD_HINT = "apt-get install libopenblas-dev && npm rebuild (or: node scripts/build-native.js)";
+
+let loaded: { addon: SeaNativeAddon | null; error: string | null } | null = null;
+
+/** True unless SEA_NATIVE=0 switches the native kernels off. */
+export function nativeAllowed(): boolean {
+  return process.env.SEA_NATIVE !== "0";
+}
+
+/**
+ * The addon, loaded once (null when it was not built or does not load; `nativeLoadError()` says why).
+ * On first load the thread count is set from OPENBLAS_NUM_THREADS, else the machine's cores.
+ */
+export function loadNativeAddon(): SeaNativeAddon | null {
+  if (loaded) return loaded.addon;
+  if (!fs.existsSync(NATIVE_ADDON_PATH)) {
+    loaded = { addon: null, error: `native addon not built (${path.relative(process.cwd(), NATIVE_ADDON_PATH)} missing)` };
+    return null;
+  }
+  try {
+    // A compiled .node file can only be loaded through require.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const addon = require(NATIVE_ADDON_PATH) as SeaNativeAddon;
+    addon.setThreads(defaultThreadCount());
+    loaded = { addon, error: null };
+  } catch (e) {
+    loaded = { addon: null, error: `native addon failed to load: ${(e as Error).message.split("\n")[0]}` };
+  }
+  return loaded.addon;
+}
+
+export function nativeLoadError(): string | null {
+  loadNativeAddon();
+  return loaded?.error ?? null;
+}
+
+/** OPENBLAS_NUM_THREADS when it is a positive integer, else all available cores. */
+export function defaultThreadCount(): number {
+  const fromEnv = Number(process.env.OPENBLAS_NUM_THREADS);
+  if (Number.isInteger(fromEnv) && fromEnv > 0) return fromEnv;
+  return Math.max(1, os.availableParallelism());
+}
+
+/** "openblas 0.3.21 (pthreads)", "accelerate", or "cblas". */
+export function describeBlas(addon: SeaNativeAddon): string {
+  const info = addon.info();
+  const version = /OpenBLAS\s+([0-9][0-9.]*)/.exec(info.config)?.[1];
+  const parts = [info.vendor];
+  if (version) parts.push(version);
+  if (info.parallel !== "unknown") parts.push(`(${info.parallel})`);
+  return parts.join(" ");
+}

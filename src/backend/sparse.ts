@@ -1,0 +1,154 @@
+import * as tf from "@tensorflow/tfjs";
+import { csrNnz, csrTranspose, type Csr } from "../graph/csr";
+import { SeaError } from "../util/errors";
+import { loadNativeAddon, type SeaNativeAddon } from "./addon";
+import { nativeKernelsActive } from "./kernels";
+
+/**
+ * How SparseMatrix.matMul computes A·X:
+ *  - "native": CSR kernel in the addon, on host memory (threads over rows);
+ *  - "js":     the same CSR loop in JavaScript (correct everywhere, ~10x slower);
+ *  - "ops":    tf.gather + tf.mul + tf.unsortedSegmentSum, staying on the backend's device
+ *              (for tfjs-node(-gpu) / webgl; costs an [nnz × d] intermediate);
+ *  - "auto":   native when the native kernels are active, else js on host backends (cpu, wasm),
+ *              else ops.
+ * Host strategies read X with dataSync (zero-copy on the cpu backend, a copy on wasm).
+ */
+export type SparseStrategy = "auto" | "native" | "js" | "ops";
+
+const HOST_BACKENDS = new Set(["cpu", "wasm"]);
+
+/**
+ * A constant sparse matrix A (a normalised graph) usable inside differentiable tfjs code:
+ * `matMul(X)` = A·X with gradient Aᵀ·dy w.r.t. X (A itself gets no gradient). The transposed CSR is
+ * built once, in the constructor.
+ */
+export class SparseMatrix {
+  readonly nRows: number;
+  readonly nCols: number;
+  readonly nnz: number;
+  private readonly csr: Csr;
+  private readonly csrT: Csr;
+  private readonly strategy: SparseStrategy;
+  private readonly product: (x: tf.Tensor) => tf.Tensor;
+
+  private constructor(csr: Csr, strategy: SparseStrategy) {
+    this.csr = csr;
+    this.csrT = csrTranspose(csr);
+    this.nRows = csr.nRows;
+    this.nCols = csr.nCols;
+    this.nnz = csrNnz(csr);
+    this.strategy = strategy;
+    this.product = tf.customGrad((x, _save) => ({
+      value: this.apply(this.csr, x as tf.Tensor2D),
+      gradFunc: (dy) => this.apply(this.csrT, dy as tf.Tensor2D),
+    }));
+  }
+
+  /** Validates the CSR (a malformed one would otherwise read out of bounds in the native kernel). */
+  static fromCsr(csr: Csr, options: { strategy?: SparseStrategy } = {}): SparseMatrix {
+    validateCsr(csr);
+    return new SparseMatrix(csr, options.strategy ?? "auto");
+  }
+
+  /** A·X for X of shape [nCols, d] → [nRows, d]; differentiable in X. */
+  matMul(dense: tf.Tensor2D): tf.Tensor2D {
+    this.checkOperand(dense, this.nCols, "matMul");
+    return this.product(dense) as tf.Tensor2D;
+  }
+
+  /** Aᵀ·Y for Y of shape [nRows, d] → [nCols, d] (not differentiable; the gradient path uses it). */
+  transposeMatMul(dense: tf.Tensor2D): tf.Tensor2D {
+    this.checkOperand(dense, this.nRows, "transposeMatMul");
+    return this.apply(this.csrT, dense);
+  }
+
+  /** The dense [nRows, nCols] matrix (tests and tiny graphs only). */
+  toDense(): tf.Tensor2D {
+    const out = new Float32Array(this.nRows * this.nCols);
+    for (let i = 0; i < this.nRows; i++) {
+      for (let p = this.csr.indptr[i]!; p < this.csr.indptr[i + 1]!; p++) out[i * this.nCols + this.csr.indices[p]!]! += this.csr.values[p]!;
+    }
+    return tf.tensor2d(out, [this.nRows, this.nCols]);
+  }
+
+  private checkOperand(dense: tf.Tensor, rows: number, op: string): void {
+    if (dense.rank !== 2 || dense.shape[0] !== rows) {
+      throw new Error(`SparseMatrix.${op}: operand of shape [${dense.shape}] does not fit a ${this.nRows}x${this.nCols} sparse matrix (need [${rows}, d])`);
+    }
+  }
+
+  private apply(m: Csr, x: tf.Tensor2D): tf.Tensor2D {
+    const strategy = this.resolveStrategy();
+    if (strategy === "ops") return opsSpmm(m, x);
+    return tf.tidy(() => {
+      const x32 = x.dtype === "float32" ? x : tf.cast(x, "float32");
+      const d = x32.shape[1];
+      const xValues = x32.dataSync() as Float32Array;
+      const out = new Float32Array(m.nRows * d);
+      const addon = strategy === "native" ? requireAddon() : null;
+      if (addon) addon.spmm(m.indptr, m.indices, m.values, m.nCols, xValues, d, out);
+      else jsSpmm(m, xValues, d, out);
+      return tf.tensor2d(out, [m.nRows, d]);
+    });
+  }
+
+  private resolveStrategy(): Exclude<SparseStrategy, "auto"> {
+    if (this.strategy !== "auto") return this.strategy;
+    if (!HOST_BACKENDS.has(tf.getBackend())) return "ops";
+    return nativeKernelsActive() && tf.getBackend() === "cpu" ? "native" : "js";
+  }
+}
+
+function requireAddon(): SeaNativeAddon {
+  const addon = loadNativeAddon();
+  if (!addon) throw new Error("SparseMatrix: strategy 'native' requested but the native addon is not available");
+  return addon;
+}
+
+/** out[nRows×d] = A·x, row by row (the same loop as the native kernel). */
+export function jsSpmm(m: Csr, x: Float32Array, d: number, out: Float32Array): void {
+  out.fill(0);
+  for (let i = 0; i < m.nRows; i++) {
+    const o = i * d;
+    for (let p = m.indptr[i]!; p < m.indptr[i + 1]!; p++) {
+      const v = m.values[p]!;
+      const xr = m.indices[p]! * d;
+      for (let j = 0; j < d; j++) out[o + j]! += v * x[xr + j]!;
+    }
+  }
+}
+
+/** A·x with tf ops only: gather the needed rows of x, scale by the values, sum per output row. */
+function opsSpmm(m: Csr, x: tf.Tensor2D): tf.Tensor2D {
+  return tf.tidy(() => {
+    const nnz = csrNnz(m);
+    const rowOfEntry = new Int32Array(nnz);
+    for (let i = 0; i < m.nRows; i++) rowOfEntry.fill(i, m.indptr[i]!, m.indptr[i + 1]!);
+    const cols = tf.tensor1d(m.indices.subarray(0, nnz), "int32");
+    const vals = tf.tensor2d(m.values.subarray(0, nnz), [nnz, 1]);
+    const scaled = tf.mul(tf.gather(x, cols), vals);
+    return tf.unsortedSegmentSum(scaled, tf.tensor1d(rowOfEntry, "int32"), m.nRows) as tf.Tensor2D;
+  });
+}
+
+function validateCsr(m: Csr): void {
+  const where = "SparseMatrix.fromCsr";
+  if (!Number.isInteger(m.nRows) || !Number.isInteger(m.nCols) || m.nRows < 0 || m.nCols < 0) {
+    throw new SeaError(`bad shape ${m.nRows}x${m.nCols}`, { where });
+  }
+  if (m.indptr.length !== m.nRows + 1 || m.indptr[0] !== 0) {
+    throw new SeaError(`indptr must have nRows + 1 = ${m.nRows + 1} entries starting at 0 (has ${m.indptr.length})`, { where });
+  }
+  const nnz = m.indptr[m.nRows]!;
+  if (m.indices.length < nnz || m.values.length < nnz) {
+    throw new SeaError(`indptr ends at ${nnz} but there are ${m.indices.length} indices and ${m.values.length} values`, { where });
+  }
+  for (let i = 0; i < m.nRows; i++) {
+    if (m.indptr[i + 1]! < m.indptr[i]!) throw new SeaError(`indptr decreases at row ${i}`, { where });
+  }
+  for (let p = 0; p < nnz; p++) {
+    const c = m.indices[p]!;
+    if (c < 0 || c >= m.nCols) throw new SeaError(`column index ${c} at entry ${p} is outside [0, ${m.nCols})`, { where });
+  }
+}

@@ -1,0 +1,67 @@
+import * as path from "node:path";
+
+/**
+ * How big the notebooks' experiments are. `SEA_NOTEBOOK_SIZE` = `tiny` (CI: seconds per run),
+ * `small` (the default: the shipped dataset, a real if short ablation) or a dataset folder path
+ * (a real MMRec dataset such as Baby, with the reference's training length).
+ */
+export interface NotebookPlan {
+  /** `sea` dataset argument: a preset name or a folder. */
+  readonly dataset: string;
+  readonly size: "tiny" | "small" | "custom";
+  readonly epochs: number;
+  readonly seeds: readonly number[];
+  readonly variants: readonly string[];
+  /** Config overrides (`key=value`) applied to every run of the notebooks at this size. */
+  readonly sets: readonly string[];
+  /** Values swept by the sensitivity notebook. */
+  readonly sweep: { readonly alpha: readonly number[]; readonly tau: readonly number[]; readonly clubWeight: readonly number[] };
+  /** Where the notebooks keep their runs (re-running reuses finished ones). */
+  readonly runsDir: string;
+  /** Where figures are written. */
+  readonly figuresDir: string;
+}
+
+const ALL_VARIANTS = ["sea", "no-club", "no-solosim", "no-both", "orthogonal", "neg-l2", "subtraction"];
+
+export function notebookPlan(env: Readonly<Record<string, string | undefined>> = process.env): NotebookPlan {
+  const raw = env.SEA_NOTEBOOK_SIZE?.trim() || "small";
+  const repo = path.resolve(__dirname, "..", "..");
+  const dirs = (tag: string) => ({ runsDir: path.join(repo, "runs", "notebooks", tag), figuresDir: path.join(repo, "figures", tag === "small" ? "" : tag) });
+  if (raw === "tiny") {
+    return {
+      dataset: "tiny",
+      size: "tiny",
+      epochs: 2,
+      seeds: [1, 2],
+      variants: ALL_VARIANTS,
+      sets: ["batchSize=256", "clubSteps=5", "miSteps=30", "lr=0.005"],
+      sweep: { alpha: [0.004, 0.012, 0.05], tau: [0.1, 0.2, 0.5], clubWeight: [0.002, 0.006, 0.02] },
+      ...dirs("tiny"),
+    };
+  }
+  if (raw === "small") {
+    return {
+      dataset: "small",
+      size: "small",
+      epochs: 30,
+      seeds: [1, 2, 3],
+      variants: ALL_VARIANTS,
+      // The shipped `small` set has ~12k training interactions: a batch of 512 gives ~24 steps per epoch.
+      sets: ["batchSize=512", "lr=0.002", "clubSteps=20", "miSteps=200", "miEvery=2", "patience=10"],
+      sweep: { alpha: [0.003, 0.012, 0.05, 0.2], tau: [0.05, 0.1, 0.2, 0.5, 1], clubWeight: [0.0015, 0.006, 0.024, 0.1] },
+      ...dirs("small"),
+    };
+  }
+  const tag = path.basename(path.resolve(raw));
+  return {
+    dataset: raw,
+    size: "custom",
+    epochs: 1000,
+    seeds: [1, 2, 3],
+    variants: ALL_VARIANTS,
+    sets: ["miEvery=5"],
+    sweep: { alpha: [0.003, 0.012, 0.05], tau: [0.1, 0.2, 0.5], clubWeight: [0.0015, 0.006, 0.024] },
+    ...dirs(tag),
+  };
+}
