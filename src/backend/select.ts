@@ -4,6 +4,7 @@ import { SeaError } from "../util/errors";
 import { describeBlas, loadNativeAddon, NATIVE_BUILD_HINT, nativeAllowed, nativeLoadError } from "./addon";
 import { disableNativeKernels, enableNativeKernels } from "./kernels";
 import { registerWasmFallbackKernels } from "./wasmKernels";
+import { registerCpuRepairKernels } from "./cpuKernels";
 
 /** Recorded in every run's metadata. */
 export interface BackendInfo {
@@ -135,6 +136,7 @@ async function activateCpu(): Promise<Attempt> {
 
 async function useCpuBackend(): Promise<void> {
   if (!(await tf.setBackend("cpu"))) throw new Error("the tfjs cpu backend failed to initialise");
+  registerCpuRepairKernels();
   // The cpu backend greets its first tensor with a multi-line "install tfjs-node" banner; the one
   // stderr line from selectBackend replaces it (tfjs-node cannot be installed offline anyway).
   const backend = tf.backend() as unknown as { firstUse?: boolean };

@@ -9,12 +9,14 @@
  * Cost: the similarity matrix is computed block by block (a block of rows against the items at or
  * after the block's first row: the matrix is symmetric, so each pair is computed once and offered to
  * both rows' candidate lists). No items × items matrix is ever held. A block is multiplied either by
- * a register-blocked JS kernel (~4 GFLOP/s on one core here, ~4× faster than tfjs's pure-JS backend)
- * or through `tf.matMul` when the active tfjs backend multiplies faster (a native BLAS kernel);
- * "auto" measures both once per process. Either way the multiply only shortlists `k + margin`
- * candidates per item; the final top-k is re-ranked with cosines recomputed in float64 from the raw
- * features, so the graph does not depend on which path ran (nor on float32 rounding) except in the
- * vanishing case of more than `margin` near-ties at the boundary.
+ * a register-blocked JS kernel (~3.5 GFLOP/s on one core here, ~10× tfjs's pure-JS cpu backend)
+ * or through `tf.matMul` when the active tfjs backend multiplies faster (the native BLAS kernels);
+ * "auto" measures both once per process. Measured here, k = 10: Baby-sized 7,050 × 4096 and
+ * Clothing-sized 23,033 × 384 take ~60 s each in JS, ~3 s and ~4 s through the native kernels.
+ * Either way the multiply only shortlists `k + margin` candidates per item; the final top-k is
+ * re-ranked with cosines recomputed in float64 from the raw features, so the graph does not depend
+ * on which path ran (nor on float32 rounding) except in the vanishing case of more than `margin`
+ * near-ties at the boundary.
  */
 import * as tf from "@tensorflow/tfjs";
 import { SeaError } from "../util/errors";
@@ -261,11 +263,17 @@ function tfjsBlocks(u: Float32Array, n: number, d: number): { compute(r0: number
   const all = tf.tensor2d(u, [n, d]);
   return {
     compute(r0: number, r1: number): Float32Array {
-      return tf.tidy(() => {
+      const product = tf.tidy(() => {
         const rows = all.slice([r0, 0], [r1 - r0, d]);
         const cols = r0 === 0 ? all : all.slice([r0, 0], [n - r0, d]);
-        return tf.matMul(rows, cols, false, true).dataSync() as Float32Array;
+        return tf.matMul(rows, cols, false, true);
       });
+      // Read outside tidy: a typed array returned from tidy is walked element by element (slow).
+      try {
+        return product.dataSync() as Float32Array;
+      } finally {
+        product.dispose();
+      }
     },
     dispose: () => all.dispose(),
   };
@@ -280,25 +288,28 @@ let measuredChoice: "js" | "tfjs" | undefined;
 function chooseMultiply(requested: KnnMultiply): "js" | "tfjs" {
   if (requested !== "auto") return requested;
   if (measuredChoice) return measuredChoice;
-  const n = 256;
+  // Big enough (~34 MFLOP) that per-call overheads do not decide; ~10 ms in JS.
+  const n = 512;
   const d = 256;
+  const rows = 128;
   const u = new Float32Array(n * d);
   for (let t = 0; t < u.length; t++) u[t] = ((t * 2654435761) % 1000) / 1000 - 0.5;
   const time = (f: () => void): number => {
-    f(); // warm-up: JIT, kernel setup
     const t0 = process.hrtime.bigint();
     f();
     return Number(process.hrtime.bigint() - t0);
   };
-  const js = time(() => jsBlock(u, d, 0, 64, n));
+  time(() => jsBlock(u, d, 0, rows, n)); // warm-up: JIT
+  const js = time(() => jsBlock(u, d, 0, rows, n));
   const blocks = tfjsBlocks(u, n, d);
-  let viaTf: number;
   try {
-    viaTf = time(() => blocks.compute(0, 64));
+    // The first call includes kernel set-up; a slow backend (pure-JS tfjs) is not timed twice.
+    const first = time(() => blocks.compute(0, rows));
+    const faster = first < js / 2 || (first < 4 * js && time(() => blocks.compute(0, rows)) < js / 2);
+    measuredChoice = faster ? "tfjs" : "js";
   } finally {
     blocks.dispose();
   }
-  measuredChoice = viaTf < js / 2 ? "tfjs" : "js";
   return measuredChoice;
 }
 

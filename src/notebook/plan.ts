@@ -22,12 +22,24 @@ export interface NotebookPlan {
   readonly figuresDir: string;
 }
 
+/**
+ * The short ablation on the shipped `small` dataset: `npm start` runs exactly this (into runs/small/ablation),
+ * so the notebooks at their default size reuse its runs. About 11k training interactions: a batch of 1024 gives
+ * 11 steps per epoch; a larger learning rate than the reference's 1e-4 (tuned for Baby's 58 batches × hundreds of
+ * epochs) lets a few epochs show the variants apart. Every variant gets the same settings.
+ */
+export const SMALL_ABLATION = {
+  epochs: 8,
+  seeds: [1, 2] as readonly number[],
+  sets: ["batchSize=1024", "lr=0.002", "clubSteps=10", "miSteps=150", "miEvery=2", "patience=10"] as readonly string[],
+};
+
 const ALL_VARIANTS = ["sea", "no-club", "no-solosim", "no-both", "orthogonal", "neg-l2", "subtraction"];
 
 export function notebookPlan(env: Readonly<Record<string, string | undefined>> = process.env): NotebookPlan {
   const raw = env.SEA_NOTEBOOK_SIZE?.trim() || "small";
   const repo = path.resolve(__dirname, "..", "..");
-  const dirs = (tag: string) => ({ runsDir: path.join(repo, "runs", "notebooks", tag), figuresDir: path.join(repo, "figures", tag === "small" ? "" : tag) });
+  const dirs = (tag: string) => ({ runsDir: path.join(repo, "runs", tag), figuresDir: path.join(repo, "figures", tag === "small" ? "" : tag) });
   if (raw === "tiny") {
     return {
       dataset: "tiny",
@@ -44,12 +56,11 @@ export function notebookPlan(env: Readonly<Record<string, string | undefined>> =
     return {
       dataset: "small",
       size: "small",
-      epochs: 30,
-      seeds: [1, 2, 3],
+      epochs: SMALL_ABLATION.epochs,
+      seeds: SMALL_ABLATION.seeds,
       variants: ALL_VARIANTS,
-      // The shipped `small` set has ~12k training interactions: a batch of 512 gives ~24 steps per epoch.
-      sets: ["batchSize=512", "lr=0.002", "clubSteps=20", "miSteps=200", "miEvery=2", "patience=10"],
-      sweep: { alpha: [0.003, 0.012, 0.05, 0.2], tau: [0.05, 0.1, 0.2, 0.5, 1], clubWeight: [0.0015, 0.006, 0.024, 0.1] },
+      sets: SMALL_ABLATION.sets,
+      sweep: { alpha: [0.003, 0.012, 0.05], tau: [0.1, 0.2, 0.5], clubWeight: [0.0015, 0.006, 0.024] },
       ...dirs("small"),
     };
   }

@@ -4,6 +4,7 @@ import type { SeaModel, ModelData } from "../model/seaModel";
 import { estimateClubMi, estimateInfoNceMi } from "../analysis/mi";
 import { linearProbeR2 } from "../analysis/linearProbe";
 import { Rng, deriveSeed } from "../util/rng";
+import { takeData } from "../util/takeData";
 import { readAnalysisParts, type PartArrays } from "./embeddingsExport";
 import type { MiValues } from "./runRecord";
 import type { Dataset } from "../data/types";
@@ -60,7 +61,7 @@ function project(x: Float32Array, n: number, d: number, width: number, seed: num
   if (d <= width) return { values: x, dim: d };
   const r = new Float32Array(d * width);
   new Rng(seed).fillNormal(r, 0, 1 / Math.sqrt(width));
-  const values = tf.tidy(() => tf.matMul(tf.tensor2d(x, [n, d]), tf.tensor2d(r, [d, width])).dataSync() as Float32Array);
+  const values = takeData(tf.tidy(() => tf.matMul(tf.tensor2d(x, [n, d]), tf.tensor2d(r, [d, width]))));
   return { values, dim: width };
 }
 

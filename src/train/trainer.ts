@@ -10,6 +10,7 @@ import { Club } from "../losses/club";
 import { sampleBprTriples } from "../data/bprSampling";
 import { evaluateFullRanking } from "../eval/fullRanking";
 import { Rng, deriveSeed } from "../util/rng";
+import { takeData } from "../util/takeData";
 import { Progress, formatSeconds } from "../util/progress";
 import { SeaError } from "../util/errors";
 import { writeJsonAtomic } from "../util/atomicWrite";
@@ -260,7 +261,7 @@ export function evaluateEpoch(data: ModelData, dataset: Dataset, model: SeaModel
   });
   try {
     const scoreUsers = (ids: Int32Array): Float32Array =>
-      tf.tidy(() => tf.matMul(tf.gather(users, tf.tensor1d(ids, "int32")), items, false, true).dataSync() as Float32Array);
+      takeData(tf.tidy(() => tf.matMul(tf.gather(users, tf.tensor1d(ids, "int32")), items, false, true)));
     const common = { train: dataset.train, scoreUsers, ks: config.ks, batchSize: config.evalBatchSize };
     const valid = evaluateFullRanking({ ...common, heldOut: dataset.valid });
     const test = evaluateFullRanking({ ...common, heldOut: dataset.test, perUser: true });
@@ -303,6 +304,8 @@ async function checkpoint(
     const v = model.store.get(name);
     tensors.push({ name: `model/${name}`, shape: v.shape, values: v.dataSync() as Float32Array });
   }
+  tensors.push(...adamPowers(optimizer, "adamPowers"));
+  if (clubOptimizer) tensors.push(...adamPowers(clubOptimizer, "clubAdamPowers"));
   const optWeights = await optimizer.getWeights();
   optWeights.forEach((w, i) => tensors.push({ name: `adam/${i}`, shape: w.tensor.shape, values: Float32Array.from(w.tensor.dataSync()) }));
   if (club && clubOptimizer) {
@@ -334,11 +337,39 @@ async function restore(
     tf.tidy(() => v.assign(tf.tensor(saved.values, v.shape)));
   }
   await setOptimizerWeights(optimizer, collect(tensors, "adam/"));
+  restoreAdamPowers(optimizer, tensors, "adamPowers");
   if (club && clubOptimizer) {
     club.setWeights(collectRaw(tensors, "club/"));
     await setOptimizerWeights(clubOptimizer, collect(tensors, "clubAdam/"));
+    restoreAdamPowers(clubOptimizer, tensors, "clubAdamPowers");
   }
   return state;
+}
+
+/**
+ * tfjs's Adam keeps β₁ᵗ and β₂ᵗ as running float32 products, but setWeights recomputes them as
+ * pow(β, t): the two differ in the last bits, and a resumed run would drift from an uninterrupted one.
+ * The running products are saved and restored as they are.
+ */
+interface AdamPowers {
+  accBeta1?: tf.Variable;
+  accBeta2?: tf.Variable;
+}
+
+function adamPowers(optimizer: tf.Optimizer, name: string): SavedTensor[] {
+  const { accBeta1, accBeta2 } = optimizer as unknown as AdamPowers;
+  if (!accBeta1 || !accBeta2) return [];
+  return [{ name, shape: [2], values: Float32Array.of(accBeta1.dataSync()[0]!, accBeta2.dataSync()[0]!) }];
+}
+
+function restoreAdamPowers(optimizer: tf.Optimizer, tensors: Map<string, SavedTensor>, name: string): void {
+  const saved = tensors.get(name);
+  const { accBeta1, accBeta2 } = optimizer as unknown as AdamPowers;
+  if (!saved || !accBeta1 || !accBeta2) return;
+  tf.tidy(() => {
+    accBeta1.assign(tf.scalar(saved.values[0]!));
+    accBeta2.assign(tf.scalar(saved.values[1]!));
+  });
 }
 
 /** Adam copies the values into its own variables; the temporary tensors are ours to dispose. */
