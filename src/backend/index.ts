@@ -3,3 +3,5 @@ export { selectBackend, BACKEND_NAMES, type BackendInfo, type BackendName, type 
 export { SparseMatrix, type SparseStrategy } from "./sparse";
 export { loadNativeAddon, nativeAllowed, nativeLoadError, describeBlas, NATIVE_BUILD_HINT, type SeaNativeAddon } from "./addon";
 export { enableNativeKernels, disableNativeKernels, nativeKernelsActive } from "./kernels";
+export { registerCpuRepairKernels } from "./cpuKernels";
+export { registerWasmFallbackKernels } from "./wasmKernels";

@@ -167,6 +167,24 @@ describe("BatchMatMul on the cpu backend", () => {
   });
 });
 
+describe("UnsortedSegmentSum on the cpu backend (linear-time replacement)", () => {
+  test("sums rows per segment, drops out-of-range ids, and serves gather's gradient", () => {
+    tf.tidy(() => {
+      const x = tf.tensor2d([1, 2, 3, 4, 5, 6, 7, 8], [4, 2]);
+      const ids = tf.tensor1d([2, 0, 2, 5], "int32"); // 5 is outside [0, 3): dropped
+      const s = tf.unsortedSegmentSum(x, ids, 3);
+      assert.deepEqual(s.shape, [3, 2]);
+      assert.deepEqual(Array.from(s.dataSync()), [3, 4, 0, 0, 6, 8]);
+      const g = tf.grad((t: tf.Tensor) => tf.sum(tf.gather(t, tf.tensor1d([1, 1, 0], "int32"))))(tf.zeros([3, 2]));
+      assert.deepEqual(Array.from(g.dataSync()), [1, 1, 2, 2, 0, 0]);
+      const xi = tf.tensor1d([4, 5, 6], "int32");
+      const si = tf.unsortedSegmentSum(xi, tf.tensor1d([1, 1, 0], "int32"), 2);
+      assert.equal(si.dtype, "int32");
+      assert.deepEqual(Array.from(si.dataSync()), [6, 9]);
+    });
+  });
+});
+
 describe("_FusedMatMul on the cpu backend", () => {
   const activations: Record<string, (x: number) => number> = {
     linear: (x) => x,
