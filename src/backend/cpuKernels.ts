@@ -1,4 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
+import { addRowsBySegment } from "./segmentSum";
 
 /**
  * Repairs to the tfjs `cpu` backend (4.22) that the kit needs whatever else is available. Each kernel
@@ -25,13 +26,7 @@ function unsortedSegmentSum(args: Parameters<tf.KernelFunc>[0]): tf.TensorInfo {
   const innerShape = x.shape.slice(segmentIds.shape.length);
   const inner = innerShape.reduce((p, d) => p * d, 1);
   const out = x.dtype === "int32" ? new Int32Array(numSegments * inner) : new Float32Array(numSegments * inner);
-  for (let i = 0; i < ids.length; i++) {
-    const segment = ids[i]!;
-    if (segment < 0 || segment >= numSegments) continue; // TF semantics: out-of-range ids are dropped
-    const src = i * inner;
-    const dst = segment * inner;
-    for (let j = 0; j < inner; j++) out[dst + j]! += xValues[src + j]!;
-  }
+  addRowsBySegment(out, xValues, ids, inner, numSegments);
   return backend.makeTensorInfo([numSegments, ...innerShape], x.dtype, out);
 }
 

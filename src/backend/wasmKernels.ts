@@ -1,4 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
+import { addRowsBySegment } from "./segmentSum";
 
 /**
  * Repairs to the tfjs `wasm` backend (4.22) for what the kit needs:
@@ -27,13 +28,7 @@ function unsortedSegmentSum(args: Parameters<tf.KernelFunc>[0]): tf.TensorInfo {
   const out = backend.makeOutput([numSegments, ...innerShape], x.dtype);
   const outValues = backend.typedArrayFromHeap(out);
   outValues.fill(0); // heap memory is not zeroed
-  for (let i = 0; i < ids.length; i++) {
-    const segment = ids[i]!;
-    if (segment < 0 || segment >= numSegments) continue; // TF semantics: out-of-range ids are dropped
-    const src = i * inner;
-    const dst = segment * inner;
-    for (let j = 0; j < inner; j++) outValues[dst + j]! += xValues[src + j]!;
-  }
+  addRowsBySegment(outValues, xValues, ids, inner, numSegments);
   return out;
 }
 
