@@ -1,7 +1,5 @@
 import type { Command } from "commander";
-// A static import on purpose: under bin/sea.js (tsx's CommonJS hook only) a dynamic import() of an
-// extensionless .ts path fails to resolve. The data layer is small (no tfjs), so loading it is cheap.
-import { loadMmrecDataset } from "../../data/mmrec";
+import { loadDatasetArg } from "../../data/resolveDataset";
 import type { Dataset } from "../../data/types";
 
 interface DataCheckOptions {
@@ -13,10 +11,10 @@ export function registerDataCheckCommand(data: Command): void {
   data
     .command("check")
     .description("validate an MMRec-format dataset folder and print its statistics")
-    .argument("<dir>", "dataset folder <name>/ with <name>.inter and <modality>_feat.npy files")
+    .argument("<dir>", "dataset folder <name>/ with <name>.inter and <modality>_feat.npy files, or a preset: tiny | small | baby-shape")
     .option("--json", "print one JSON object instead of the table")
     .action(async (dir: string, opts: DataCheckOptions) => {
-      const dataset = await loadMmrecDataset(dir);
+      const dataset = await loadDatasetArg(dir);
       process.stdout.write(opts.json ? JSON.stringify(dataCheckSummary(dataset), null, 2) + "\n" : formatDataCheck(dataset));
     });
 }
