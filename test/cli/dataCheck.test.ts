@@ -78,5 +78,5 @@ test("sea data check on bad input: exit 1, one 'sea: error:' line naming the fil
   assertCleanError(sea("data", "check", badLabel), `${path.join(badLabel, "mini.inter")}:3: x_label must be 0 (train), 1 (valid) or 2 (test), got "7"`);
   const noColumn = miniWith("nocol", "user\titemID\tx_label\n0\t0\t0\n");
   assertCleanError(sea("data", "check", noColumn), "header lacks required column(s) userID");
-  assertCleanError(sea("data", "check", path.join(tmp, "nowhere")), "dataset folder does not exist");
+  assertCleanError(sea("data", "check", path.join(tmp, "nowhere")), "no such dataset folder, and not a preset");
 });
