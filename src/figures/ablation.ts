@@ -81,7 +81,7 @@ export function ablationBarFigure(runs: readonly RunResult[], options: AblationO
   layout.showlegend = false;
   layout.xaxis = styledAxis(undefined, { type: "category", showgrid: false, tickfont: { size: BASE_FONT_SIZE } });
   layout.yaxis = styledAxis(`${metricLabel(metric.name)} (${metric.split}, best epoch)`, { rangemode: "tozero" });
-  layout.margin = { l: 72, r: 16, t: options.title ? 56 : 24, b: 80 };
+  layout.margin = { l: 72, r: 16, t: options.title ? 56 : 24, b: 130 };
 
   const annotations: PlotlyAnnotation[] = [];
   rows.forEach((r, i) => {
@@ -102,7 +102,7 @@ export function ablationBarFigure(runs: readonly RunResult[], options: AblationO
   annotations.push({
     text: `* p<0.05, ** p<0.01 vs ${reference} (${testName}, per user)`,
     x: 0,
-    y: -0.17,
+    y: -0.36, // below the rotated variant names
     xref: "paper",
     yref: "paper",
     xanchor: "left",
