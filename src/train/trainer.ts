@@ -75,6 +75,8 @@ export async function trainRun(options: TrainOptions): Promise<RunMetrics> {
   try {
     if (options.resume && fs.existsSync(checkpointFile)) {
       state = await restore(checkpointFile, dataset, model, optimizer, club, clubOptimizer);
+      // A run that stopped at its epoch limit continues when called with a larger one (extending a run).
+      if (state.finished && state.metrics.stopReason === "epochs" && state.epoch < config.epochs) state.finished = false;
       if (!options.quiet) process.stderr.write(`resuming ${options.variant} from epoch ${state.epoch}\n`);
     }
     let epochsThisCall = 0;

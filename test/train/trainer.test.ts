@@ -100,3 +100,13 @@ test("no tensors leak across epochs", async () => {
   assert.ok(counts.every((c) => c === counts[1]), `tensor counts per epoch: ${counts.join(", ")}`);
   assert.equal(tf.memory().numTensors, before, "everything the run allocated is released");
 });
+
+test("a run that reached its epoch limit continues when resumed with a larger one", async () => {
+  const dir = tmp("extend");
+  const short = buildRunConfig({ variant: "no-both", sets: [...FAST, "miEvery=0"], explicit: { epochs: 1 } });
+  await trainRun({ dataset, config: short, variant: "no-both", outDir: dir, quiet: true });
+  const longer = buildRunConfig({ variant: "no-both", sets: [...FAST, "miEvery=0"], explicit: { epochs: 2 } });
+  const m = await trainRun({ dataset, config: longer, variant: "no-both", outDir: dir, quiet: true, resume: true });
+  assert.deepEqual(m.epochs.map((e) => e.epoch), [1, 2]);
+  assert.equal(m.stopReason, "epochs");
+});
