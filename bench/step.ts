@@ -1,24 +1,43 @@
 import type { Command } from "commander";
+import * as tf from "@tensorflow/tfjs";
 import { selectBackend } from "../src/backend/select";
 import { loadDatasetArg } from "../src/data/resolveDataset";
 import { sampleBprTriples } from "../src/data/bprSampling";
+import type { Dataset } from "../src/data/types";
 import { buildRunConfig } from "../src/train/runSetup";
-import { createTrainingParts, TrainStep, evaluateEpoch } from "../src/train/trainer";
+import { createTrainingParts, TrainStep, evaluateEpoch, type TrainingParts } from "../src/train/trainer";
+import { readAnalysisParts } from "../src/train/embeddingsExport";
+import { measureEpochMi } from "../src/train/analysisHooks";
 import { Rng } from "../src/util/rng";
 
 interface StepTiming {
   stepSeconds: number;
   steps: number;
+  /** Mean seconds per step in each phase: forward + backward, Adam update, CLUB inner loop. */
+  phases: Record<string, number>;
   epochSeconds: number;
   evalSeconds: number;
   batchesPerEpoch: number;
   parameters: number;
 }
 
+interface BenchOptions {
+  preset: string;
+  steps: string;
+  naiveSteps: string;
+  variant: string;
+  backend?: string;
+  profile?: boolean;
+  analysis?: boolean;
+  json?: boolean;
+}
+
 /**
  * `sea bench step`: seconds per SEA training step (encoder step + CLUB inner loop) for the
- * reassociated model and the naive formulation, measured in one process, and the projected epoch
- * time (steps × batches + one full evaluation). Peak RSS is reported for the whole run.
+ * reassociated model and the naive formulation, measured in one process, with the time per phase and the
+ * projected epoch time (steps × batches + one full evaluation). Peak RSS is reported for the whole run.
+ * --profile adds tfjs's per-kernel times for one reassociated step; --analysis times the optional
+ * per-epoch analysis (MI estimation every `miEvery` epochs, reading the parts that are exported).
  */
 export function registerStepBench(bench: Command): void {
   bench
@@ -26,57 +45,101 @@ export function registerStepBench(bench: Command): void {
     .description("seconds per training step and per epoch, reassociated vs naive item projection")
     .option("--preset <name>", "dataset preset or folder", "baby-shape")
     .option("--steps <n>", "timed steps per formulation (after one warm-up step)", "3")
-    .option("--naive-steps <n>", "timed steps for the naive formulation", "1")
+    .option("--naive-steps <n>", "timed steps for the naive formulation (0: skip it)", "1")
     .option("--variant <name>", "variant to time", "sea")
     .option("--backend <name>", "backend (default: best available)")
+    .option("--profile", "print the tfjs kernels that take the most time in one step")
+    .option("--analysis", "also time the per-epoch analysis (analysis parts, MI estimation)")
     .option("--json", "print one JSON object")
-    .action(async (opts: { preset: string; steps: string; naiveSteps: string; variant: string; backend?: string; json?: boolean }) => {
+    .action(async (opts: BenchOptions) => {
       const backend = await selectBackend({ backend: opts.backend, quiet: opts.json });
       const dataset = await loadDatasetArg(opts.preset);
       const results: Record<string, StepTiming> = {};
+      const extra: Record<string, unknown> = {};
       for (const [name, reassociate, steps] of [
         ["reassociated", true, Number(opts.steps)],
         ["naive", false, Number(opts.naiveSteps)],
       ] as const) {
+        if (steps < 1) continue;
         const config = buildRunConfig({ variant: opts.variant, explicit: { reassociate } });
         const parts = createTrainingParts(dataset, config);
         try {
-          const step = new TrainStep(parts.model, parts.data, parts.club, parts.optimizer, parts.clubOptimizer);
-          const rng = new Rng(config.seed);
-          const triples = sampleBprTriples(dataset.train, rng);
-          const batch = (i: number) => {
-            const lo = (i * config.batchSize) % Math.max(1, triples.users.length - config.batchSize);
-            const hi = lo + Math.min(config.batchSize, triples.users.length);
-            return { users: triples.users.subarray(lo, hi), pos: triples.pos.subarray(lo, hi), neg: triples.neg.subarray(lo, hi) };
-          };
-          const perms = () => (parts.club ? parts.data.modalities.map(() => rng.permutation(dataset.nItems)) : []);
-          step.run(batch(0), perms()); // warm-up: kernels, allocations
-          const t0 = process.hrtime.bigint();
-          for (let i = 1; i <= steps; i++) step.run(batch(i), perms());
-          const stepSeconds = Number(process.hrtime.bigint() - t0) / 1e9 / steps;
-          const e0 = process.hrtime.bigint();
-          evaluateEpoch(parts.data, dataset, parts.model, config);
-          const evalSeconds = Number(process.hrtime.bigint() - e0) / 1e9;
-          const batchesPerEpoch = Math.ceil(triples.users.length / config.batchSize);
-          results[name] = { stepSeconds, steps, evalSeconds, batchesPerEpoch, epochSeconds: stepSeconds * batchesPerEpoch + evalSeconds, parameters: parts.model.store.count() };
-          if (!opts.json) process.stderr.write(`${name}: ${stepSeconds.toFixed(2)} s/step over ${steps} step(s)\n`);
+          results[name] = await timeSteps(parts, dataset, steps, reassociate && opts.profile === true, opts.json === true);
+          if (reassociate && opts.analysis) extra.analysis = timeAnalysis(parts);
+          if (!opts.json) process.stderr.write(`${name}: ${results[name]!.stepSeconds.toFixed(2)} s/step over ${steps} step(s)\n`);
         } finally {
           parts.dispose();
         }
       }
-      const speedup = results.naive!.stepSeconds / results.reassociated!.stepSeconds;
+      const speedup = results.naive ? results.naive.stepSeconds / results.reassociated!.stepSeconds : null;
       const peakRssMiB = process.resourceUsage().maxRSS / 1024;
-      const out = { dataset: dataset.name, backend: backend.name, threads: backend.threads, variant: opts.variant, ...results, speedup, peakRssMiB };
+      const out = { dataset: dataset.name, backend: backend.name, threads: backend.threads, variant: opts.variant, ...results, ...extra, speedup, peakRssMiB };
       if (opts.json) {
         process.stdout.write(JSON.stringify(out) + "\n");
         return;
       }
       for (const [name, r] of Object.entries(results)) {
+        const phases = Object.entries(r.phases).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(", ");
         process.stdout.write(
-          `${name.padEnd(13)} ${r.stepSeconds.toFixed(2)} s/step  ${r.batchesPerEpoch} batches  eval ${r.evalSeconds.toFixed(2)} s  ` +
+          `${name.padEnd(13)} ${r.stepSeconds.toFixed(2)} s/step (${phases})  ${r.batchesPerEpoch} batches  eval ${r.evalSeconds.toFixed(2)} s  ` +
             `epoch ≈ ${r.epochSeconds.toFixed(1)} s  (${(r.parameters / 1e6).toFixed(2)} M parameters)\n`,
         );
       }
-      process.stdout.write(`speed-up of reassociation: ${speedup.toFixed(2)}×   peak RSS ${peakRssMiB.toFixed(0)} MiB   backend ${backend.name}\n`);
+      if (extra.analysis) {
+        const a = extra.analysis as { partsSeconds: number; miSeconds: number };
+        process.stdout.write(`analysis      read parts ${a.partsSeconds.toFixed(2)} s, MI estimates ${a.miSeconds.toFixed(2)} s (every miEvery epochs)\n`);
+      }
+      const ratio = speedup === null ? "not measured (--naive-steps 0)" : `${speedup.toFixed(2)}×`;
+      process.stdout.write(`speed-up of reassociation: ${ratio}   peak RSS ${peakRssMiB.toFixed(0)} MiB   backend ${backend.name}\n`);
     });
+}
+
+async function timeSteps(parts: TrainingParts, dataset: Dataset, steps: number, profile: boolean, quiet: boolean): Promise<StepTiming> {
+  const config = parts.model.config;
+  const step = new TrainStep(parts);
+  const rng = new Rng(config.seed);
+  const triples = sampleBprTriples(dataset.train, rng);
+  const batch = (i: number) => {
+    const lo = (i * config.batchSize) % Math.max(1, triples.users.length - config.batchSize);
+    const hi = lo + Math.min(config.batchSize, triples.users.length);
+    return { users: triples.users.subarray(lo, hi), pos: triples.pos.subarray(lo, hi), neg: triples.neg.subarray(lo, hi) };
+  };
+  const perms = () => (parts.club ? parts.data.modalities.map(() => rng.permutation(dataset.nItems)) : []);
+  step.run(batch(0), perms()); // warm-up: kernels, allocations
+  const warm = { ...step.phaseSeconds };
+  const t0 = process.hrtime.bigint();
+  for (let i = 1; i <= steps; i++) step.run(batch(i), perms());
+  const stepSeconds = Number(process.hrtime.bigint() - t0) / 1e9 / steps;
+  const phases = Object.fromEntries(Object.entries(step.phaseSeconds).map(([k, v]) => [k, (v - warm[k as keyof typeof warm]) / steps]));
+  if (profile) await printKernelProfile(() => step.run(batch(steps + 1), perms()), quiet);
+  const e0 = process.hrtime.bigint();
+  evaluateEpoch(parts.data, dataset, parts.model, config);
+  const evalSeconds = Number(process.hrtime.bigint() - e0) / 1e9;
+  const batchesPerEpoch = Math.ceil(triples.users.length / config.batchSize);
+  return { stepSeconds, steps, phases, evalSeconds, batchesPerEpoch, epochSeconds: stepSeconds * batchesPerEpoch + evalSeconds, parameters: parts.model.store.count() };
+}
+
+/** tf.profile of one step: the kernels with the most time (the native CLUB loop is outside tfjs and not listed). */
+async function printKernelProfile(run: () => void, quiet: boolean): Promise<void> {
+  const info = await tf.profile(run);
+  const byKernel = new Map<string, { ms: number; calls: number }>();
+  for (const k of info.kernels) {
+    const entry = byKernel.get(k.name) ?? { ms: 0, calls: 0 };
+    entry.ms += Number(k.kernelTimeMs);
+    entry.calls++;
+    byKernel.set(k.name, entry);
+  }
+  const top = [...byKernel].sort((a, b) => b[1].ms - a[1].ms).slice(0, 15);
+  const stream = quiet ? process.stderr : process.stdout;
+  stream.write("kernels of one step (ms, calls):\n");
+  for (const [name, { ms, calls }] of top) stream.write(`  ${name.padEnd(24)} ${ms.toFixed(0).padStart(7)}  ${calls}\n`);
+}
+
+function timeAnalysis(parts: TrainingParts): { partsSeconds: number; miSeconds: number } {
+  const t0 = process.hrtime.bigint();
+  const analysisParts = readAnalysisParts(parts.model, parts.data);
+  const t1 = process.hrtime.bigint();
+  measureEpochMi(analysisParts, parts.model.config);
+  const t2 = process.hrtime.bigint();
+  return { partsSeconds: Number(t1 - t0) / 1e9, miSeconds: Number(t2 - t1) / 1e9 };
 }

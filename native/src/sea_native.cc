@@ -10,6 +10,8 @@
 //   setThreads(n) / getThreads() / info()
 #include <napi.h>
 
+#include "common.h"
+
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -19,11 +21,6 @@
 #include <thread>
 #include <vector>
 
-#if defined(SEA_ACCELERATE)
-#include <Accelerate/Accelerate.h>
-#else
-#include <cblas.h>
-#endif
 
 #if defined(SEA_OPENBLAS)
 // OpenBLAS extensions, declared weak so the addon still loads against a CBLAS that lacks them.
@@ -36,47 +33,11 @@ int openblas_get_parallel(void) __attribute__((weak));
 
 namespace {
 
-int gThreads = 1;
-
-// ---------------------------------------------------------------- argument helpers
-
-bool Fail(const Napi::Env& env, const std::string& message) {
-  Napi::TypeError::New(env, "sea_native: " + message).ThrowAsJavaScriptException();
-  return false;
-}
-
-bool GetF32(const Napi::CallbackInfo& info, size_t i, const char* name, float** data, size_t* length) {
-  Napi::Value v = info[i];
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
-    return Fail(info.Env(), std::string(name) + " must be a Float32Array");
-  }
-  Napi::Float32Array arr = v.As<Napi::Float32Array>();
-  *data = arr.Data();
-  *length = arr.ElementLength();
-  return true;
-}
-
-bool GetI32(const Napi::CallbackInfo& info, size_t i, const char* name, const int32_t** data, size_t* length) {
-  Napi::Value v = info[i];
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
-    return Fail(info.Env(), std::string(name) + " must be an Int32Array");
-  }
-  Napi::Int32Array arr = v.As<Napi::Int32Array>();
-  *data = arr.Data();
-  *length = arr.ElementLength();
-  return true;
-}
-
-bool GetDim(const Napi::CallbackInfo& info, size_t i, const char* name, int64_t* out) {
-  if (!info[i].IsNumber()) return Fail(info.Env(), std::string(name) + " must be a number");
-  double d = info[i].As<Napi::Number>().DoubleValue();
-  // cblas takes 32-bit int dimensions.
-  if (!(d >= 0) || d > 2147483647.0 || std::floor(d) != d) {
-    return Fail(info.Env(), std::string(name) + " must be an integer in [0, 2^31)");
-  }
-  *out = static_cast<int64_t>(d);
-  return true;
-}
+using sea::Fail;
+using sea::GetDim;
+using sea::GetF32;
+using sea::GetI32;
+int& gThreads = sea::gThreads;
 
 // ---------------------------------------------------------------- dense: sgemm
 
@@ -323,9 +284,16 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
   exports.Set("getThreads", Napi::Function::New(env, GetThreads, "getThreads"));
   exports.Set("info", Napi::Function::New(env, Info, "info"));
+  sea::RegisterClubFit(env, exports);
+  sea::RegisterSolosim(env, exports);
+  sea::RegisterAdam(env, exports);
   return exports;
 }
 
 }  // namespace
+
+namespace sea {
+int gThreads = 1;
+}  // namespace sea
 
 NODE_API_MODULE(sea_native, Init)

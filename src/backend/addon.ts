@@ -2,7 +2,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 
-/** What native/src/sea_native.cc exports. All arrays are read and written in place. */
+/** What the addon (native/src/*.cc) exports. All arrays are read and written in place. */
 export interface SeaNativeAddon {
   /** C[i] = op(A[aBatch[i]]) · op(B[bBatch[i]]) for i < aBatch.length; row-major, C is [count, m, n]. */
   sgemmBatched(
@@ -23,6 +23,54 @@ export interface SeaNativeAddon {
   spmm(indptr: Int32Array, indices: Int32Array, values: Float32Array, nCols: number, x: Float32Array, d: number, out: Float32Array): void;
   /** out[nCols×d] = Aᵀ · x[nRows×d] (single-threaded scatter). */
   spmmTranspose(indptr: Int32Array, indices: Int32Array, values: Float32Array, nCols: number, x: Float32Array, d: number, out: Float32Array): void;
+  /**
+   * `steps` Adam steps of the CLUB network's negative log-likelihood on fixed (detached) pairs, in place
+   * (native/src/club_fit.cc; the TypeScript twin and the layouts are in src/losses/clubFit.ts).
+   * x: [rows, xDim], y: [rows, yDim]; rows are groups of `rowsPerGroup` (one per modality) and the loss is the
+   * sum over groups of each group's mean NLL. params/m/v: the 8 CLUB arrays concatenated in Club.variables order.
+   * `adamStep` is the number of Adam steps already taken (bias corrections use beta^(adamStep + s + 1)).
+   * Returns the loss of the last step, computed before its update.
+   */
+  clubFitAdam(
+    x: Float32Array,
+    y: Float32Array,
+    rowsPerGroup: number,
+    xDim: number,
+    yDim: number,
+    hiddenUnits: number,
+    logvarScale: number,
+    params: Float32Array,
+    m: Float32Array,
+    v: Float32Array,
+    adamStep: number,
+    steps: number,
+    lr: number,
+    beta1: number,
+    beta2: number,
+    eps: number,
+  ): number;
+  /**
+   * Solosim's loss and gradients in one pass, never holding the n×n score matrix (native/src/solosim.cc):
+   * a, b: [n, d] rows already L2-normalised; S = a·bᵀ·invTau; loss = mean_i [logsumexp_j S_ij − S_ii];
+   * writes dA = ∂loss/∂a and dB = ∂loss/∂b (each [n, d]); returns the loss.
+   */
+  solosimForwardBackward(a: Float32Array, b: Float32Array, n: number, d: number, invTau: number, dA: Float32Array, dB: Float32Array): number;
+  /**
+   * One Adam step of one parameter array (native/src/adam.cc; the twin is hostAdamUpdate in src/train/adam.ts):
+   * m and v in place, the new parameters written to `out`; stepSize = lr/(1−β₁ᵗ), invCorrection2 = 1/(1−β₂ᵗ).
+   */
+  adamUpdate(
+    params: Float32Array,
+    grad: Float32Array,
+    m: Float32Array,
+    v: Float32Array,
+    out: Float32Array,
+    stepSize: number,
+    invCorrection2: number,
+    beta1: number,
+    beta2: number,
+    eps: number,
+  ): void;
   /** Sets the BLAS and spmm thread count; returns the value applied. */
   setThreads(n: number): number;
   getThreads(): number;

@@ -62,13 +62,32 @@ export function evaluableUsers(train: Csr, heldOut: Csr): Int32Array {
 
 /** Evaluates a model given as a batch scoring function. */
 export function evaluateFullRanking(options: FullRankingOptions): EvalResult {
-  const { train, heldOut, scoreUsers } = options;
+  const { heldOut, perUser, ...common } = options;
+  return evaluateFullRankingSplits({ ...common, splits: [{ heldOut, perUser }] })[0]!;
+}
+
+export interface MultiSplitRankingOptions extends Omit<FullRankingOptions, "heldOut" | "perUser"> {
+  /** Held-out splits ranked from the same scores (e.g. valid and test), each with its own result. */
+  splits: readonly { heldOut: Csr; perUser?: boolean }[];
+}
+
+/**
+ * Evaluates several held-out splits against one train mask at once: every user's scores are computed and
+ * their top-max(K) selected once, then matched against each split (the protocol ranks the same masked row
+ * for valid and test, so this halves the scoring and selection of evaluating them one after the other).
+ */
+export function evaluateFullRankingSplits(options: MultiSplitRankingOptions): EvalResult[] {
+  const { train, scoreUsers, splits } = options;
   const batchSize = options.batchSize ?? DEFAULT_EVAL_BATCH_SIZE;
   if (!Number.isInteger(batchSize) || batchSize < 1) {
     throw new SeaError(`must be a positive integer, got ${batchSize}`, { where: "batchSize" });
   }
-  const users = evaluableUsers(train, heldOut);
-  const acc = new RankingAccumulator(train, heldOut, options.ks ?? DEFAULT_KS, users.length, options.perUser ?? false);
+  const ks = options.ks ?? DEFAULT_KS;
+  const splitUsers = splits.map((split) => evaluableUsers(train, split.heldOut));
+  const accumulators = splits.map((split, i) => new SplitMetrics(split.heldOut, ks, splitUsers[i]!.length, split.perUser ?? false));
+  const ranker = new TopRanker(train, ks);
+  const users = sortedUnion(splitUsers);
+  const cursor = new Int32Array(splits.length);
   const nItems = train.nCols;
   for (let b0 = 0; b0 < users.length; b0 += batchSize) {
     const batch = users.slice(b0, Math.min(b0 + batchSize, users.length));
@@ -79,9 +98,23 @@ export function evaluateFullRanking(options: FullRankingOptions): EvalResult {
         { where: "scoreUsers" },
       );
     }
-    for (let i = 0; i < batch.length; i++) acc.addUser(b0 + i, batch[i]!, block, i * nItems);
+    for (let i = 0; i < batch.length; i++) {
+      const user = batch[i]!;
+      const listLength = ranker.select(user, block, i * nItems);
+      splits.forEach((_, s) => {
+        if (splitUsers[s]![cursor[s]!] === user) accumulators[s]!.add(cursor[s]!++, user, ranker, listLength);
+      });
+    }
   }
-  return acc.result(users);
+  return accumulators.map((acc, s) => acc.result(splitUsers[s]!));
+}
+
+/** Ascending union of ascending id lists. */
+function sortedUnion(lists: readonly Int32Array[]): Int32Array {
+  if (lists.length === 1) return lists[0]!;
+  const seen = new Set<number>();
+  for (const list of lists) for (const u of list) seen.add(u);
+  return Int32Array.from(seen).sort();
 }
 
 /** Evaluates a full users × items score matrix (row-major). The matrix is left unchanged. */
@@ -101,9 +134,10 @@ export function evaluateScoreMatrix(
     throw new SeaError(`is ${train.nRows}×${train.nCols}, scores are ${nUsers}×${nItems}`, { where: "train" });
   }
   const users = evaluableUsers(train, heldOut);
-  const acc = new RankingAccumulator(train, heldOut, ks, users.length, options.perUser ?? false);
+  const ranker = new TopRanker(train, ks);
+  const acc = new SplitMetrics(heldOut, ks, users.length, options.perUser ?? false);
   // No batching needed: each user's row is already a contiguous slice of the matrix.
-  for (let i = 0; i < users.length; i++) acc.addUser(i, users[i]!, scores, users[i]! * nItems);
+  for (let i = 0; i < users.length; i++) acc.add(i, users[i]!, ranker, ranker.select(users[i]!, scores, users[i]! * nItems));
   return acc.result(users);
 }
 
@@ -125,16 +159,55 @@ function checkSameShape(train: Csr, heldOut: Csr): void {
 }
 
 /** Per-user work and the running sums; every buffer is allocated once. */
-class RankingAccumulator {
-  private readonly ks: Int32Array;
-  private readonly maxK: number;
+/** A user's top-max(K) items with the user's train items masked (the ranking every split is matched against). */
+class TopRanker {
   private readonly selector: TopKSelector;
-  private readonly top: Int32Array;
+  readonly top: Int32Array;
+  /** finite[r] = 1 when rank r holds a real score (not a masked train item, −Infinity or NaN). */
+  readonly finite: Uint8Array;
+  /** Original scores of the masked train items, restored after selection. */
+  private readonly saved: Float32Array;
+
+  constructor(
+    private readonly train: Csr,
+    ks: readonly number[],
+  ) {
+    const sorted = normaliseKs(ks);
+    const maxK = sorted[sorted.length - 1]!;
+    this.selector = new TopKSelector(maxK);
+    this.top = new Int32Array(maxK);
+    this.finite = new Uint8Array(maxK);
+    let longestTrainRow = 0;
+    for (let u = 0; u < train.nRows; u++) {
+      longestTrainRow = Math.max(longestTrainRow, train.indptr[u + 1]! - train.indptr[u]!);
+    }
+    this.saved = new Float32Array(longestTrainRow);
+  }
+
+  /** Ranks buf[offset .. offset + nItems) for `user`; returns the list length. buf is unchanged afterwards. */
+  select(user: number, buf: Float32Array, offset: number): number {
+    const { train, saved, top, finite } = this;
+    const t0 = train.indptr[user]!;
+    const t1 = train.indptr[user + 1]!;
+    for (let t = t0; t < t1; t++) {
+      const p = offset + train.indices[t]!;
+      saved[t - t0] = buf[p]!;
+      buf[p] = -Infinity;
+    }
+    const listLength = this.selector.select(buf, top, offset, train.nCols);
+    // A −Infinity/NaN rank (masked train item or broken score) is never a hit.
+    for (let r = 0; r < listLength; r++) finite[r] = buf[offset + top[r]!]! > -Infinity ? 1 : 0;
+    for (let t = t0; t < t1; t++) buf[offset + train.indices[t]!] = saved[t - t0]!;
+    return listLength;
+  }
+}
+
+/** Metrics of one held-out split, summed over its users (and kept per user on request). */
+class SplitMetrics {
+  private readonly ks: Int32Array;
   private readonly hits: Uint8Array;
   /** marker[item] = 1 while the current user's held-out items are being matched. */
   private readonly marker: Uint8Array;
-  /** Original scores of the masked train items, restored after selection. */
-  private readonly saved: Float32Array;
   private readonly discounts: Float64Array;
   private readonly idcgPrefix: Float64Array;
   /** userValues[4·j + m]: metric m at ks[j] for the current user. */
@@ -143,53 +216,30 @@ class RankingAccumulator {
   private readonly perUserValues: Float32Array[] | null;
 
   constructor(
-    private readonly train: Csr,
     private readonly heldOut: Csr,
     ks: readonly number[],
     private readonly nEval: number,
     perUser: boolean,
   ) {
-    checkSameShape(train, heldOut);
     this.ks = normaliseKs(ks);
-    this.maxK = this.ks[this.ks.length - 1]!;
-    this.selector = new TopKSelector(this.maxK);
-    this.top = new Int32Array(this.maxK);
-    this.hits = new Uint8Array(this.maxK);
-    this.marker = new Uint8Array(train.nCols);
-    let longestTrainRow = 0;
-    for (let u = 0; u < train.nRows; u++) {
-      longestTrainRow = Math.max(longestTrainRow, train.indptr[u + 1]! - train.indptr[u]!);
-    }
-    this.saved = new Float32Array(longestTrainRow);
-    this.discounts = rankDiscounts(this.maxK);
-    this.idcgPrefix = idealDcgPrefix(this.maxK);
+    const maxK = this.ks[this.ks.length - 1]!;
+    this.hits = new Uint8Array(maxK);
+    this.marker = new Uint8Array(heldOut.nCols);
+    this.discounts = rankDiscounts(maxK);
+    this.idcgPrefix = idealDcgPrefix(maxK);
     this.userValues = new Float64Array(4 * this.ks.length);
     this.sums = new Float64Array(4 * this.ks.length);
     this.perUserValues = perUser ? Array.from({ length: 4 * this.ks.length }, () => new Float32Array(nEval)) : null;
   }
 
-  /** Scores user `user` from buf[offset .. offset + nItems); `position` = index into the evaluated users. */
-  addUser(position: number, user: number, buf: Float32Array, offset: number): void {
-    const { train, heldOut, marker, hits, top, saved } = this;
-    const nItems = train.nCols;
-    const t0 = train.indptr[user]!;
-    const t1 = train.indptr[user + 1]!;
-    for (let t = t0; t < t1; t++) {
-      const p = offset + train.indices[t]!;
-      saved[t - t0] = buf[p]!;
-      buf[p] = -Infinity;
-    }
-    const listLength = this.selector.select(buf, top, offset, nItems);
+  /** Adds `user`'s ranking; `position` = index into this split's evaluated users. */
+  add(position: number, user: number, ranking: TopRanker, listLength: number): void {
+    const { heldOut, marker, hits } = this;
     const h0 = heldOut.indptr[user]!;
     const h1 = heldOut.indptr[user + 1]!;
     for (let t = h0; t < h1; t++) marker[heldOut.indices[t]!] = 1;
-    for (let r = 0; r < listLength; r++) {
-      const item = top[r]!;
-      // A −Infinity/NaN rank (masked train item or broken score) is never a hit.
-      hits[r] = marker[item] === 1 && buf[offset + item]! > -Infinity ? 1 : 0;
-    }
+    for (let r = 0; r < listLength; r++) hits[r] = marker[ranking.top[r]!] === 1 && ranking.finite[r] === 1 ? 1 : 0;
     for (let t = h0; t < h1; t++) marker[heldOut.indices[t]!] = 0;
-    for (let t = t0; t < t1; t++) buf[offset + train.indices[t]!] = saved[t - t0]!;
 
     const values = this.userValues;
     userMetricsAtKs(hits, listLength, h1 - h0, this.ks, this.discounts, this.idcgPrefix, values);

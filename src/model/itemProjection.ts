@@ -10,34 +10,57 @@ export interface ConsumerSpec {
   readonly out: number;
 }
 
+/** A consumer's first linear layer, its weight cut at the generic/unique boundary (a "full" consumer has both blocks). */
+interface ConsumerLayer {
+  readonly spec: ConsumerSpec;
+  /** Rows of the weight that read the generic part [h, out], or null. */
+  readonly fromGeneric: tf.Variable | null;
+  /** Rows that read the unique part [d − h, out], or null. */
+  readonly fromUnique: tf.Variable | null;
+  readonly b: tf.Variable;
+}
+
 /**
  * One modality's square item layer E = X·W + b (d×d, DESIGN §1), split into generic = E[:, :h] and
  * unique = E[:, h:], together with the first linear layer of every consumer of those parts.
  *
- * Reassociation: every consumer of E is linear, so consumer c's output E_src·W_c + b_c equals
- * X·(W·B_c) + (b·B_c + b_c), where B_c is W_c placed in the rows of its source slice (zeros elsewhere).
- * Computing K = W·[B_1 … B_C] (d×d×Σout) and then X·K (N×d×Σout) costs 2·d·Σout·(d+N) FLOPs instead of
- * the 2·N·d² of X·W — about 7× fewer at Baby scale (N = 7,050, d = 4,096, Σout = 384) — with the same
- * function and the same gradients for W, b and every W_c. `reassociate: false` computes it naively
- * (kept for the equality test and the benchmark).
+ * W is stored as its two column blocks (W_g = W[:, :h], W_u = W[:, h:], with their biases) and a consumer
+ * that reads all of E has its weight stored as the matching row blocks, so no step ever slices, pads or
+ * concatenates a d×d matrix or its gradient. The values are those of one d×d layer (see ParamStore's block
+ * constructors), so a checkpoint of the blocks is a checkpoint of the reference's layer.
+ *
+ * Reassociation: every consumer of E is linear, so consumer c's output Σ_p E_p·W_cp + b_c (p over the
+ * parts it reads) equals X·K_c + β_c with K_c = Σ_p W_p·W_cp (d×out) and β_c = Σ_p b_p·W_cp + b_c.
+ * That costs 2·d·out·(d + N) FLOPs per "full" consumer (less for a part) instead of the 2·N·d² of X·W —
+ * about 7× fewer at Baby scale (N = 7,050, d = 4,096, Σout = 384) — with the same function and the same
+ * gradients for every parameter. `reassociate: false` computes it naively (kept for the equality test
+ * and the benchmark).
  */
 export class ItemProjection {
-  readonly square: Linear;
-  readonly consumers: ReadonlyMap<string, Linear>;
+  readonly generic: Linear;
+  readonly unique: Linear;
   readonly genericWidth: number;
+  private readonly layers: readonly ConsumerLayer[];
 
   constructor(
     store: ParamStore,
     readonly modality: string,
     readonly dim: number,
     genericFraction: number,
-    private readonly specs: readonly ConsumerSpec[],
+    specs: readonly ConsumerSpec[],
   ) {
-    this.genericWidth = Math.max(1, Math.min(dim - 1, Math.round(dim * genericFraction)));
-    this.square = store.linear(`${modality}.square`, dim, dim);
-    const consumers = new Map<string, Linear>();
-    for (const s of specs) consumers.set(s.name, store.linear(`${modality}.${s.name}`, this.sourceWidth(s.source), s.out));
-    this.consumers = consumers;
+    const h = Math.max(1, Math.min(dim - 1, Math.round(dim * genericFraction)));
+    this.genericWidth = h;
+    [this.generic, this.unique] = store.linearColumnBlocks(`${modality}.square`, dim, [h, dim - h], ["generic", "unique"]) as [Linear, Linear];
+    this.layers = specs.map((spec) => {
+      const name = `${modality}.${spec.name}`;
+      if (spec.source === "full") {
+        const { w, b } = store.linearRowBlocks(name, [h, dim - h], spec.out, ["generic", "unique"]);
+        return { spec, fromGeneric: w[0]!, fromUnique: w[1]!, b };
+      }
+      const layer = store.linear(name, this.sourceWidth(spec.source), spec.out);
+      return { spec, fromGeneric: spec.source === "generic" ? layer.w : null, fromUnique: spec.source === "unique" ? layer.w : null, b: layer.b };
+    });
   }
 
   sourceWidth(source: PartSource): number {
@@ -49,54 +72,54 @@ export class ItemProjection {
     return reassociate ? this.forwardReassociated(x) : this.forwardNaive(x);
   }
 
-  /** generic and unique halves of E = X·W + b (the naive product; used for exports and probes only). */
+  /** generic and unique parts of E = X·W + b, [N, h] and [N, d − h] (the naive product). */
   parts(x: tf.Tensor2D): { generic: tf.Tensor2D; unique: tf.Tensor2D } {
-    return tf.tidy(() => {
-      const e = applyLinear(x, this.square);
-      const h = this.genericWidth;
-      return { generic: e.slice([0, 0], [-1, h]), unique: e.slice([0, h], [-1, this.dim - h]) };
-    });
+    return tf.tidy(() => ({ generic: applyLinear(x, this.generic), unique: applyLinear(x, this.unique) }));
   }
 
   private forwardNaive(x: tf.Tensor2D): Map<string, tf.Tensor2D> {
-    const e = applyLinear(x, this.square); // [N, d]
-    const h = this.genericWidth;
-    const slices: Record<PartSource, tf.Tensor2D> = {
-      generic: e.slice([0, 0], [-1, h]),
-      unique: e.slice([0, h], [-1, this.dim - h]),
-      full: e,
-    };
+    const { generic, unique } = this.parts(x);
     const out = new Map<string, tf.Tensor2D>();
-    for (const s of this.specs) out.set(s.name, applyLinear(slices[s.source], this.consumers.get(s.name)!));
+    for (const layer of this.layers) {
+      const terms: tf.Tensor2D[] = [];
+      if (layer.fromGeneric) terms.push(tf.matMul(generic, layer.fromGeneric as tf.Tensor2D));
+      if (layer.fromUnique) terms.push(tf.matMul(unique, layer.fromUnique as tf.Tensor2D));
+      out.set(layer.spec.name, tf.add(terms.length === 1 ? terms[0]! : tf.add(terms[0]!, terms[1]!), layer.b) as tf.Tensor2D);
+    }
     return out;
   }
 
+  /**
+   * X·K_c + β_c for every consumer (see the class comment), grouped so that each large product happens once:
+   * per part p, K_p = W_p·[W_cp for the consumers reading p] (one d×Σout_p product, so W_p's gradient is one
+   * product too, not one d×h matrix per consumer summed); the consumers' K_c are cut from the K_p, placed
+   * side by side, and X meets them in a single N×d×Σout product whose columns are then split per consumer.
+   * X is a constant, so no gradient flows into it.
+   */
   private forwardReassociated(x: tf.Tensor2D): Map<string, tf.Tensor2D> {
-    const h = this.genericWidth;
-    const blocks: tf.Tensor2D[] = [];
-    const biases: tf.Tensor1D[] = [];
-    for (const s of this.specs) {
-      const c = this.consumers.get(s.name)!;
-      const w = c.w as tf.Tensor2D;
-      blocks.push(
-        s.source === "full"
-          ? w
-          : s.source === "generic"
-            ? tf.concat([w, tf.zeros([this.dim - h, s.out])], 0)
-            : tf.concat([tf.zeros([h, s.out]), w], 0),
-      );
-      biases.push(c.b as tf.Tensor1D);
+    const perPart = ([[this.generic, "fromGeneric"], [this.unique, "fromUnique"]] as const).map(([part, key]) => {
+      const readers = this.layers.filter((l) => l[key] !== null);
+      if (readers.length === 0) return new Map<string, { kernel: tf.Tensor2D; bias: tf.Tensor2D }>();
+      const blocks = tf.concat(readers.map((l) => l[key] as tf.Tensor2D), 1); // [h_p, Σout_p]
+      const widths = readers.map((l) => l.spec.out);
+      const kernels = splitColumns(tf.matMul(part.w as tf.Tensor2D, blocks), widths); // [d, out] each
+      const biases = splitColumns(tf.matMul(tf.reshape(part.b, [1, -1]) as tf.Tensor2D, blocks), widths); // [1, out] each
+      return new Map(readers.map((l, i) => [l.spec.name, { kernel: kernels[i]!, bias: biases[i]! }]));
+    });
+    const kernels: tf.Tensor2D[] = [];
+    const biases: tf.Tensor[] = [];
+    for (const layer of this.layers) {
+      const terms = perPart.map((m) => m.get(layer.spec.name)).filter((t) => t !== undefined);
+      kernels.push(terms.length === 1 ? terms[0]!.kernel : (tf.add(terms[0]!.kernel, terms[1]!.kernel) as tf.Tensor2D));
+      biases.push(tf.add(terms.length === 1 ? terms[0]!.bias : tf.add(terms[0]!.bias, terms[1]!.bias), layer.b));
     }
-    const b = tf.concat(blocks, 1) as tf.Tensor2D; // [d, Σout]
-    const k = tf.matMul(this.square.w as tf.Tensor2D, b); // [d, Σout]
-    const bias = tf.add(tf.matMul(tf.reshape(this.square.b, [1, this.dim]) as tf.Tensor2D, b), tf.concat(biases, 0)); // [1, Σout]
-    const all = tf.add(tf.matMul(x, k), bias) as tf.Tensor2D; // [N, Σout]
-    const out = new Map<string, tf.Tensor2D>();
-    let offset = 0;
-    for (const s of this.specs) {
-      out.set(s.name, all.slice([0, offset], [-1, s.out]));
-      offset += s.out;
-    }
-    return out;
+    const all = tf.add(tf.matMul(x, tf.concat(kernels, 1) as tf.Tensor2D), tf.concat(biases, 1)); // [N, Σout]
+    const outputs = splitColumns(all as tf.Tensor2D, this.layers.map((l) => l.spec.out));
+    return new Map(this.layers.map((l, i) => [l.spec.name, outputs[i]!]));
   }
+}
+
+/** Column blocks of x with the given widths. One block is x itself: tfjs's SplitV gradient fails for a single output. */
+function splitColumns(x: tf.Tensor2D, widths: readonly number[]): tf.Tensor2D[] {
+  return widths.length === 1 ? [x] : (tf.split(x, [...widths], 1) as tf.Tensor2D[]);
 }

@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { SeaConfig } from "./config";
 import type { ForwardOutput } from "./seaModel";
-import { l2NormalizeRows } from "./params";
+import { normalizeRows } from "../losses/normalize";
 import { bprLoss } from "../losses/bpr";
 import { solosimLoss } from "../losses/solosim";
 import { orthogonalPenalty } from "../losses/orthogonal";
@@ -64,7 +64,7 @@ function distanceTerm(config: SeaConfig, g: tf.Tensor2D, u: tf.Tensor2D, club: C
     case "negL2":
       // On L2-normalised rows: −mean((g−u)²) is then bounded in [−4, 0]; unnormalised it has no minimum
       // and the encoder could lower it forever by scaling the maps up.
-      return negL2(l2NormalizeRows(g), l2NormalizeRows(u));
+      return negL2(normalizeRows(g), normalizeRows(u));
     case "none":
       throw new Error("no distance term configured");
   }

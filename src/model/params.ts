@@ -19,6 +19,46 @@ export class ParamStore {
     };
   }
 
+  /**
+   * A Linear(fanIn → Σwidths) stored as column blocks (one {w [fanIn, width], b [width]} per block), drawn
+   * exactly as `linear(name, fanIn, Σwidths)` would draw the whole layer and then cut, so the split changes
+   * no initial value. Block i is named `${name}.${blockNames[i]}`.
+   */
+  linearColumnBlocks(name: string, fanIn: number, widths: readonly number[], blockNames: readonly string[]): Linear[] {
+    const fanOut = widths.reduce((a, b) => a + b, 0);
+    const bound = 1 / Math.sqrt(fanIn);
+    const w = this.uniform(fanIn * fanOut, bound);
+    const b = this.uniform(fanOut, bound);
+    let offset = 0;
+    return widths.map((width, i) => {
+      const block = new Float32Array(fanIn * width);
+      for (let r = 0; r < fanIn; r++) block.set(w.subarray(r * fanOut + offset, r * fanOut + offset + width), r * width);
+      const blockName = `${name}.${blockNames[i]}`;
+      const linear = { w: this.add(`${blockName}.w`, [fanIn, width], block), b: this.add(`${blockName}.b`, [width], b.slice(offset, offset + width)) };
+      offset += width;
+      return linear;
+    });
+  }
+
+  /**
+   * A Linear(Σrows → fanOut) whose weight is stored as row blocks (`${name}.${blockNames[i]}.w`, [rows_i, fanOut])
+   * with one bias `${name}.b`, drawn exactly as `linear(name, Σrows, fanOut)`: row blocks of a row-major weight
+   * are contiguous, so the values are those of the whole layer.
+   */
+  linearRowBlocks(name: string, rows: readonly number[], fanOut: number, blockNames: readonly string[]): { w: tf.Variable[]; b: tf.Variable } {
+    const fanIn = rows.reduce((a, b) => a + b, 0);
+    const bound = 1 / Math.sqrt(fanIn);
+    const w = this.uniform(fanIn * fanOut, bound);
+    const b = this.uniform(fanOut, bound);
+    let row = 0;
+    const blocks = rows.map((n, i) => {
+      const block = this.add(`${name}.${blockNames[i]}.w`, [n, fanOut], w.slice(row * fanOut, (row + n) * fanOut));
+      row += n;
+      return block;
+    });
+    return { w: blocks, b: this.add(`${name}.b`, [fanOut], b) };
+  }
+
   /** Xavier/Glorot uniform, for free embedding tables such as the user preference matrix. */
   xavier(name: string, rows: number, cols: number): tf.Variable {
     return this.add(name, [rows, cols], this.uniform(rows * cols, Math.sqrt(6 / (rows + cols))));
@@ -101,10 +141,4 @@ export function applyLinear(x: tf.Tensor2D, l: Linear): tf.Tensor2D {
 export function batchNormTrain(x: tf.Tensor2D, p: BatchNormParams, eps = 1e-5): tf.Tensor2D {
   const { mean, variance } = tf.moments(x, 0);
   return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, eps))), p.gamma), p.beta) as tf.Tensor2D;
-}
-
-/** Row-wise L2 normalisation with PyTorch F.normalize's eps (1e-12 on the norm). */
-export function l2NormalizeRows(x: tf.Tensor2D): tf.Tensor2D {
-  const norm = tf.maximum(tf.norm(x, "euclidean", 1, true), 1e-12);
-  return tf.div(x, norm) as tf.Tensor2D;
 }

@@ -1,7 +1,8 @@
 import * as tf from "@tensorflow/tfjs";
 import type { SeaConfig } from "./config";
 import { ItemProjection, type ConsumerSpec } from "./itemProjection";
-import { ParamStore, applyLinear, batchNormTrain, l2NormalizeRows, type BatchNormParams, type Linear } from "./params";
+import { ParamStore, applyLinear, batchNormTrain, type BatchNormParams, type Linear } from "./params";
+import { normalizeRows } from "../losses/normalize";
 import type { SparseMatrix } from "../backend/sparse";
 import { Rng, deriveSeed } from "../util/rng";
 
@@ -152,7 +153,7 @@ export class SeaModel {
     for (let i = 0; i < M; i++) {
       const enc = this.encoders[i]!;
       const itemIn = applyLinear(tf.leakyRelu(encoderInputs[i]!, c.leakySlope) as tf.Tensor2D, enc.second); // [N, k]
-      const x0 = l2NormalizeRows(tf.concat([enc.userPreference as tf.Tensor2D, itemIn], 0) as tf.Tensor2D);
+      const x0 = normalizeRows(tf.concat([enc.userPreference as tf.Tensor2D, itemIn], 0) as tf.Tensor2D);
       let h = x0;
       let sum = x0;
       for (let l = 0; l < c.graphLayers; l++) {
@@ -195,6 +196,6 @@ export class SeaModel {
   private headRest(h1: tf.Tensor2D, head: HeadRest): tf.Tensor2D {
     const a = tf.relu(batchNormTrain(h1, head.bn1)) as tf.Tensor2D;
     const b = tf.relu(batchNormTrain(applyLinear(a, head.l2), head.bn2)) as tf.Tensor2D;
-    return l2NormalizeRows(applyLinear(b, head.l3));
+    return normalizeRows(applyLinear(b, head.l3));
   }
 }

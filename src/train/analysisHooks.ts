@@ -1,11 +1,10 @@
 import * as tf from "@tensorflow/tfjs";
 import type { SeaConfig } from "../model/config";
-import type { SeaModel, ModelData } from "../model/seaModel";
 import { estimateClubMi, estimateInfoNceMi } from "../analysis/mi";
 import { linearProbeR2 } from "../analysis/linearProbe";
 import { Rng, deriveSeed } from "../util/rng";
 import { takeData } from "../util/takeData";
-import { readAnalysisParts, type PartArrays } from "./embeddingsExport";
+import type { PartArrays } from "./embeddingsExport";
 import type { MiValues } from "./runRecord";
 import type { Dataset } from "../data/types";
 import { loadGroundTruth } from "../data/synthetic";
@@ -33,8 +32,8 @@ export function groundTruthFactors(dataset: Dataset): GroundTruthFactors | null 
  * identical across variants and epochs); a projection can only lose information, so CLUB numbers on it
  * stay comparable between variants.
  */
-export function measureEpochMi(model: SeaModel, data: ModelData, config: SeaConfig): MiValues {
-  const parts = readAnalysisParts(model, data).map((p, i) => ({
+export function measureEpochMi(analysisParts: readonly PartArrays[], config: SeaConfig): MiValues {
+  const parts = analysisParts.map((p, i) => ({
     name: p.name,
     n: p.n,
     generic: project(p.generic, p.n, p.genericDim, config.miDim, deriveSeed(config.seed, 11, i, 0)),

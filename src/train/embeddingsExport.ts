@@ -30,27 +30,22 @@ export function readAnalysisParts(model: SeaModel, data: ModelData): PartArrays[
   }
 }
 
+/** The fused user and item representations that score (inference mode), [nUsers, M·k] and [nItems, M·k]. */
+export interface ScoringEmbeddings {
+  readonly users: tf.Tensor2D;
+  readonly items: tf.Tensor2D;
+}
+
 /**
  * Writes the run's embeddings (float32 .npy, see runRecord.ts): users.npy and items.npy (the fused
- * representations that score), and per modality item_<m>_generic.npy / item_<m>_unique.npy.
- * Returns the parts for further analysis.
+ * representations that score, as evaluated), and per modality item_<m>_generic.npy / item_<m>_unique.npy.
  */
-export function writeRunEmbeddings(dir: string, model: SeaModel, data: ModelData): PartArrays[] {
-  const { users, items } = tf.tidy(() => {
-    const out = model.forward(data, { training: false });
-    return { users: out.users, items: out.items };
-  });
-  try {
-    writeNpy(path.join(dir, "users.npy"), { dtype: "float32", shape: [...users.shape], data: users.dataSync() as Float32Array });
-    writeNpy(path.join(dir, "items.npy"), { dtype: "float32", shape: [...items.shape], data: items.dataSync() as Float32Array });
-  } finally {
-    users.dispose();
-    items.dispose();
-  }
-  const parts = readAnalysisParts(model, data);
+export function writeRunEmbeddings(dir: string, scoring: ScoringEmbeddings, parts: readonly PartArrays[]): void {
+  const { users, items } = scoring;
+  writeNpy(path.join(dir, "users.npy"), { dtype: "float32", shape: [...users.shape], data: users.dataSync() as Float32Array });
+  writeNpy(path.join(dir, "items.npy"), { dtype: "float32", shape: [...items.shape], data: items.dataSync() as Float32Array });
   for (const p of parts) {
     writeNpy(path.join(dir, `item_${p.name}_generic.npy`), { dtype: "float32", shape: [p.n, p.genericDim], data: p.generic });
     writeNpy(path.join(dir, `item_${p.name}_unique.npy`), { dtype: "float32", shape: [p.n, p.uniqueDim], data: p.unique });
   }
-  return parts;
 }

@@ -5,19 +5,21 @@ import type { Dataset } from "../data/types";
 import type { SeaConfig } from "../model/config";
 import { SeaModel, type ModelData } from "../model/seaModel";
 import { prepareModelData, disposeModelData } from "../model/modelData";
-import { lossParts, clubLearningLoss, type BprBatch } from "../model/objective";
+import { lossParts, type BprBatch } from "../model/objective";
 import { Club } from "../losses/club";
+import { fitClubFused, newClubAdamState, type ClubAdamState, type ClubFitSettings } from "../losses/clubFit";
 import { sampleBprTriples } from "../data/bprSampling";
-import { evaluateFullRanking } from "../eval/fullRanking";
+import { evaluateFullRankingSplits, type EvalResult } from "../eval/fullRanking";
 import { Rng, deriveSeed } from "../util/rng";
 import { takeData } from "../util/takeData";
 import { Progress, formatSeconds } from "../util/progress";
 import { SeaError } from "../util/errors";
 import { writeJsonAtomic } from "../util/atomicWrite";
 import { saveCheckpoint, loadCheckpoint, type SavedTensor } from "./checkpoint";
+import { Adam, pytorchAdam } from "./adam";
 import type { EpochRecord, MetricValues, RunMetrics, PerUserMetrics } from "./runRecord";
 import { measureEpochMi, type GroundTruthFactors, measureRecovery } from "./analysisHooks";
-import { writeRunEmbeddings } from "./embeddingsExport";
+import { writeRunEmbeddings, readAnalysisParts, type PartArrays, type ScoringEmbeddings } from "./embeddingsExport";
 
 export interface TrainOptions {
   readonly dataset: Dataset;
@@ -37,8 +39,6 @@ export interface TrainOptions {
   readonly stopAfterEpochs?: number;
 }
 
-type NamedTensor = { name: string; tensor: tf.Tensor };
-
 interface TrainerState {
   epoch: number;
   metrics: RunMetrics;
@@ -57,7 +57,7 @@ export async function trainRun(options: TrainOptions): Promise<RunMetrics> {
   const { dataset, config, outDir } = options;
   fs.mkdirSync(outDir, { recursive: true });
   const checkpointFile = path.join(outDir, "checkpoint.bin");
-  const { data, model, club, optimizer, clubOptimizer, dispose } = createTrainingParts(dataset, config);
+  const parts = createTrainingParts(dataset, config);
   let state: TrainerState = {
     epoch: 0,
     sinceBest: 0,
@@ -74,7 +74,7 @@ export async function trainRun(options: TrainOptions): Promise<RunMetrics> {
   };
   try {
     if (options.resume && fs.existsSync(checkpointFile)) {
-      state = await restore(checkpointFile, dataset, model, optimizer, club, clubOptimizer);
+      state = restore(checkpointFile, dataset, parts);
       // A run that stopped at its epoch limit continues when called with a larger one (extending a run).
       if (state.finished && state.metrics.stopReason === "epochs" && state.epoch < config.epochs) state.finished = false;
       if (!options.quiet) process.stderr.write(`resuming ${options.variant} from epoch ${state.epoch}\n`);
@@ -84,7 +84,7 @@ export async function trainRun(options: TrainOptions): Promise<RunMetrics> {
       if (options.stopAfterEpochs !== undefined && epochsThisCall >= options.stopAfterEpochs) break;
       const epoch = state.epoch + 1;
       const started = Date.now();
-      const loss = trainEpoch(epoch, data, dataset, model, club, optimizer, clubOptimizer, options);
+      const loss = trainEpoch(epoch, dataset, parts, options);
       if (loss === null) {
         state.metrics.stopReason = "nan";
         writeJsonAtomic(path.join(outDir, "metrics.json"), state.metrics);
@@ -93,21 +93,8 @@ export async function trainRun(options: TrainOptions): Promise<RunMetrics> {
           { exitCode: 3 },
         );
       }
-      const evaluation = evaluateEpoch(data, dataset, model, config);
-      const record: EpochRecord = { epoch, seconds: 0, loss, valid: evaluation.valid, test: evaluation.test.metrics };
-      if (config.miEvery > 0 && epoch % config.miEvery === 0) record.mi = measureEpochMi(model, data, config);
-      const score = record.valid[config.stopMetric] ?? -Infinity;
-      const bestScore = state.metrics.bestEpoch > 0 ? (state.metrics.best.valid[config.stopMetric] ?? -Infinity) : -Infinity;
-      if (score > bestScore) {
-        state.metrics.bestEpoch = epoch;
-        state.metrics.best = { valid: record.valid, test: record.test };
-        state.sinceBest = 0;
-        writeBest(outDir, model, data, evaluation.test.perUser, options.groundTruth ?? null, state.metrics, config);
-      } else {
-        state.sinceBest++;
-      }
+      const record = evaluateAndRecord(epoch, loss, parts, dataset, state, options);
       record.seconds = (Date.now() - started) / 1000;
-      state.metrics.epochs.push(record);
       state.epoch = epoch;
       if (state.sinceBest >= config.patience && config.patience > 0) {
         state.finished = true;
@@ -116,7 +103,7 @@ export async function trainRun(options: TrainOptions): Promise<RunMetrics> {
         state.finished = true;
         state.metrics.stopReason = "epochs";
       }
-      await checkpoint(checkpointFile, state, model, optimizer, club, clubOptimizer);
+      checkpoint(checkpointFile, state, parts);
       writeJsonAtomic(path.join(outDir, "metrics.json"), state.metrics);
       if (!options.quiet) process.stderr.write(epochLine(record, state, config) + "\n");
       options.onEpoch?.(record);
@@ -124,7 +111,7 @@ export async function trainRun(options: TrainOptions): Promise<RunMetrics> {
     }
     return state.metrics;
   } finally {
-    dispose();
+    parts.dispose();
   }
 }
 
@@ -132,8 +119,10 @@ export interface TrainingParts {
   readonly data: ModelData;
   readonly model: SeaModel;
   readonly club: Club | null;
-  readonly optimizer: tf.Optimizer;
-  readonly clubOptimizer: tf.Optimizer | null;
+  /** The encoder's optimiser. */
+  readonly optimizer: Adam;
+  /** The CLUB network's Adam state and settings (its inner loop runs fused, see losses/clubFit.ts). */
+  readonly clubTraining: { readonly state: ClubAdamState; readonly settings: ClubFitSettings } | null;
   dispose(): void;
 }
 
@@ -146,35 +135,26 @@ export function createTrainingParts(dataset: Dataset, config: SeaConfig): Traini
   );
   const usesClub = config.distance === "club" && config.separation === "split";
   const club = usesClub ? new Club({ xDim: config.clubDim, yDim: config.clubDim, hidden: config.clubHidden, seed: deriveSeed(config.seed, 3) }) : null;
-  const optimizer = tf.train.adam(config.lr, 0.9, 0.999, 1e-8); // PyTorch's Adam defaults
-  const clubOptimizer = club ? tf.train.adam(config.clubLr ?? config.lr, 0.9, 0.999, 1e-8) : null;
+  const optimizer = new Adam(model.store.names().map((name) => ({ name, variable: model.store.get(name) })), pytorchAdam(config.lr));
+  const clubTraining = club ? { state: newClubAdamState(club), settings: { steps: config.clubSteps, ...pytorchAdam(config.clubLr ?? config.lr) } } : null;
   return {
     data,
     model,
     club,
     optimizer,
-    clubOptimizer,
+    clubTraining,
     dispose() {
       model.dispose();
       club?.dispose();
       optimizer.dispose();
-      clubOptimizer?.dispose();
       disposeModelData(data);
     },
   };
 }
 
 /** One pass over a fresh shuffle of BPR triples; returns mean loss parts, or null on NaN/Inf. */
-function trainEpoch(
-  epoch: number,
-  data: ModelData,
-  dataset: Dataset,
-  model: SeaModel,
-  club: Club | null,
-  optimizer: tf.Optimizer,
-  clubOptimizer: tf.Optimizer | null,
-  options: TrainOptions,
-): Record<string, number> | null {
+function trainEpoch(epoch: number, dataset: Dataset, parts: TrainingParts, options: TrainOptions): Record<string, number> | null {
+  const { model, data, club } = parts;
   const config = model.config;
   // One generator per epoch, derived from the seed: a resumed run replays exactly the same batches.
   const rng = new Rng(deriveSeed(config.seed, 2, epoch));
@@ -183,7 +163,7 @@ function trainEpoch(
   const nBatches = Math.ceil(n / config.batchSize);
   const sums: Record<string, number> = {};
   const progress = new Progress({ label: `epoch ${epoch}`, total: nBatches, silent: options.quiet });
-  const step = new TrainStep(model, data, club, optimizer, clubOptimizer);
+  const step = new TrainStep(parts);
   for (let b = 0; b < nBatches; b++) {
     const lo = b * config.batchSize;
     const hi = Math.min(n, lo + config.batchSize);
@@ -205,28 +185,29 @@ function trainEpoch(
  */
 export class TrainStep {
   private readonly vars: tf.Variable[];
+  /** Seconds spent so far per phase: "gradient" (forward + backward), "update" (Adam), "club" (CLUB inner loop). */
+  readonly phaseSeconds: Record<"gradient" | "update" | "club", number> = { gradient: 0, update: 0, club: 0 };
 
-  constructor(
-    private readonly model: SeaModel,
-    private readonly data: ModelData,
-    private readonly club: Club | null,
-    private readonly optimizer: tf.Optimizer,
-    private readonly clubOptimizer: tf.Optimizer | null,
-  ) {
-    this.vars = model.variables();
+  constructor(private readonly parts: TrainingParts) {
+    this.vars = parts.model.variables();
   }
 
   run(batch: BprBatch, permutations: readonly Int32Array[]): Record<string, number> | null {
-    const { model, data, club } = this;
+    const { model, data, club, optimizer, clubTraining } = this.parts;
     const config = model.config;
     let kept: Record<string, tf.Scalar> = {};
     let pairs: { generic: tf.Tensor2D; unique: tf.Tensor2D }[] = [];
+    let clock = process.hrtime.bigint();
+    const lap = (phase: keyof TrainStep["phaseSeconds"]): void => {
+      const now = process.hrtime.bigint();
+      this.phaseSeconds[phase] += Number(now - clock) / 1e9;
+      clock = now;
+    };
     const { value, grads } = tf.variableGrads(() => {
       const out = model.forward(data, { training: true });
       const parts = lossParts(config, out, batch, club, permutations);
       kept = Object.fromEntries(Object.entries(parts).map(([k, t]) => [k, tf.keep(t)]));
-      // Kept for the CLUB network's own steps. Outside this tape they are plain values, and those steps
-      // update only the CLUB variables, so no gradient reaches the encoder from them (they are detached).
+      // Kept for the CLUB network's own steps, which read them as plain values (detached).
       pairs = out.distanceParts.map((p) => ({ generic: tf.keep(p.generic), unique: tf.keep(p.unique) }));
       return parts.total!;
     }, this.vars);
@@ -234,18 +215,15 @@ export class TrainStep {
     Object.values(kept).forEach((t) => t.dispose());
     value.dispose();
     const finite = Number.isFinite(values.total!);
-    if (finite) this.optimizer.applyGradients(grads);
+    lap("gradient");
+    if (finite) optimizer.apply(grads);
     Object.values(grads).forEach((g) => g.dispose());
-    if (finite && club && this.clubOptimizer && pairs.length > 0) {
-      let nll = 0;
-      for (let s = 0; s < config.clubSteps; s++) {
-        const cost = this.clubOptimizer.minimize(() => clubLearningLoss(club, pairs), true, club.variables);
-        if (s === config.clubSteps - 1 && cost) nll = cost.dataSync()[0]!;
-        cost?.dispose();
-      }
-      values.clubNll = nll;
+    lap("update");
+    const hostPairs = pairs.map((p) => ({ x: takeData(p.generic), y: takeData(p.unique) }));
+    if (finite && club && clubTraining && hostPairs.length > 0 && clubTraining.settings.steps > 0) {
+      values.clubNll = fitClubFused(club, hostPairs, clubTraining.state, clubTraining.settings);
     }
-    pairs.forEach((p) => (p.generic.dispose(), p.unique.dispose()));
+    lap("club");
     return finite ? values : null;
   }
 }
@@ -255,80 +233,125 @@ interface EpochEvaluation {
   test: { metrics: MetricValues; perUser: PerUserMetrics };
 }
 
+/**
+ * The end of an epoch: evaluation on valid and test, MI (every miEvery epochs), and at a new best epoch the
+ * embeddings, per-user metrics and recovery. One inference forward serves evaluation and the export, and
+ * the analysis parts are read once for MI and the export together. Appends the epoch's record to `state`.
+ */
+function evaluateAndRecord(
+  epoch: number,
+  loss: Record<string, number>,
+  parts: TrainingParts,
+  dataset: Dataset,
+  state: TrainerState,
+  options: TrainOptions,
+): EpochRecord {
+  const { model, data } = parts;
+  const config = model.config;
+  const scoring = inferenceEmbeddings(model, data);
+  try {
+    const evaluation = evaluateEmbeddings(scoring, dataset, config);
+    const record: EpochRecord = { epoch, seconds: 0, loss, valid: evaluation.valid, test: evaluation.test.metrics };
+    const measureMi = config.miEvery > 0 && epoch % config.miEvery === 0;
+    const score = record.valid[config.stopMetric] ?? -Infinity;
+    const bestScore = state.metrics.bestEpoch > 0 ? (state.metrics.best.valid[config.stopMetric] ?? -Infinity) : -Infinity;
+    const isBest = score > bestScore;
+    const analysisParts = measureMi || isBest ? readAnalysisParts(model, data) : [];
+    if (measureMi) record.mi = measureEpochMi(analysisParts, config);
+    if (isBest) {
+      state.metrics.bestEpoch = epoch;
+      state.metrics.best = { valid: record.valid, test: record.test };
+      state.sinceBest = 0;
+      writeBest(options.outDir, scoring, analysisParts, evaluation.test.perUser, options.groundTruth ?? null, state.metrics, config);
+    } else {
+      state.sinceBest++;
+    }
+    state.metrics.epochs.push(record);
+    return record;
+  } finally {
+    scoring.users.dispose();
+    scoring.items.dispose();
+  }
+}
+
 /** Fresh forward pass in inference mode after the last optimiser step (the reference reused stale embeddings). */
-export function evaluateEpoch(data: ModelData, dataset: Dataset, model: SeaModel, config: SeaConfig): EpochEvaluation {
-  const { users, items } = tf.tidy(() => {
+export function inferenceEmbeddings(model: SeaModel, data: ModelData): ScoringEmbeddings {
+  return tf.tidy(() => {
     const out = model.forward(data, { training: false });
     return { users: out.users, items: out.items };
   });
+}
+
+/** Full-ranking metrics on valid and test (per-user values on test) for the given representations. */
+export function evaluateEmbeddings({ users, items }: ScoringEmbeddings, dataset: Dataset, config: SeaConfig): EpochEvaluation {
+  const scoreUsers = (ids: Int32Array): Float32Array =>
+    takeData(tf.tidy(() => tf.matMul(tf.gather(users, tf.tensor1d(ids, "int32")), items, false, true)));
+  const [valid, test] = evaluateFullRankingSplits({
+    train: dataset.train,
+    scoreUsers,
+    ks: config.ks,
+    batchSize: config.evalBatchSize,
+    splits: [{ heldOut: dataset.valid }, { heldOut: dataset.test, perUser: true }],
+  }) as [EvalResult, EvalResult];
+  const perUser: PerUserMetrics = {
+    users: Array.from(test.users),
+    values: Object.fromEntries(Object.entries(test.perUser ?? {}).map(([k, v]) => [k, Array.from(v, (x) => Math.round(x * 1e6) / 1e6)])),
+  };
+  return { valid: valid.metrics, test: { metrics: test.metrics, perUser } };
+}
+
+/** inferenceEmbeddings + evaluateEmbeddings (the benchmark's epoch evaluation). */
+export function evaluateEpoch(data: ModelData, dataset: Dataset, model: SeaModel, config: SeaConfig): EpochEvaluation {
+  const scoring = inferenceEmbeddings(model, data);
   try {
-    const scoreUsers = (ids: Int32Array): Float32Array =>
-      takeData(tf.tidy(() => tf.matMul(tf.gather(users, tf.tensor1d(ids, "int32")), items, false, true)));
-    const common = { train: dataset.train, scoreUsers, ks: config.ks, batchSize: config.evalBatchSize };
-    const valid = evaluateFullRanking({ ...common, heldOut: dataset.valid });
-    const test = evaluateFullRanking({ ...common, heldOut: dataset.test, perUser: true });
-    const perUser: PerUserMetrics = {
-      users: Array.from(test.users),
-      values: Object.fromEntries(Object.entries(test.perUser ?? {}).map(([k, v]) => [k, Array.from(v, (x) => Math.round(x * 1e6) / 1e6)])),
-    };
-    return { valid: valid.metrics, test: { metrics: test.metrics, perUser } };
+    return evaluateEmbeddings(scoring, dataset, config);
   } finally {
-    users.dispose();
-    items.dispose();
+    scoring.users.dispose();
+    scoring.items.dispose();
   }
 }
 
 /** At a new best epoch: embeddings, per-user test metrics and (synthetic data) planted-factor recovery. */
 function writeBest(
   outDir: string,
-  model: SeaModel,
-  data: ModelData,
+  scoring: ScoringEmbeddings,
+  parts: readonly PartArrays[],
   perUser: PerUserMetrics,
   groundTruth: GroundTruthFactors | null,
   metrics: RunMetrics,
   config: SeaConfig,
 ): void {
   writeJsonAtomic(path.join(outDir, "per_user.json"), perUser);
-  const parts = writeRunEmbeddings(path.join(outDir, "embeddings"), model, data);
+  writeRunEmbeddings(path.join(outDir, "embeddings"), scoring, parts);
   if (groundTruth) metrics.recovery = measureRecovery(parts, groundTruth, config.seed);
 }
 
-async function checkpoint(
-  file: string,
-  state: TrainerState,
-  model: SeaModel,
-  optimizer: tf.Optimizer,
-  club: Club | null,
-  clubOptimizer: tf.Optimizer | null,
-): Promise<void> {
+/** Checkpoint layout version; a checkpoint of another layout is refused with a message, not misread. */
+const CHECKPOINT_LAYOUT = 2;
+
+function checkpoint(file: string, state: TrainerState, parts: TrainingParts): void {
+  const { model, optimizer, club, clubTraining } = parts;
   const tensors: SavedTensor[] = [];
   for (const name of model.store.names()) {
     const v = model.store.get(name);
     tensors.push({ name: `model/${name}`, shape: v.shape, values: v.dataSync() as Float32Array });
   }
-  tensors.push(...adamPowers(optimizer, "adamPowers"));
-  if (clubOptimizer) tensors.push(...adamPowers(clubOptimizer, "clubAdamPowers"));
-  const optWeights = await optimizer.getWeights();
-  optWeights.forEach((w, i) => tensors.push({ name: `adam/${i}`, shape: w.tensor.shape, values: Float32Array.from(w.tensor.dataSync()) }));
-  if (club && clubOptimizer) {
-    club.getWeights().forEach((w: Float32Array, i: number) => tensors.push({ name: `club/${i}`, shape: [w.length], values: w }));
-    const clubWeights = await clubOptimizer.getWeights();
-    clubWeights.forEach((w, i) => tensors.push({ name: `clubAdam/${i}`, shape: w.tensor.shape, values: Float32Array.from(w.tensor.dataSync()) }));
-    clubWeights[0]?.tensor.dispose(); // the iteration count is a fresh tensor; the rest are the optimiser's own variables
+  tensors.push(...optimizer.save("adam"));
+  if (club && clubTraining) {
+    club.getWeights().forEach((w, i) => tensors.push({ name: `club/${i}`, shape: [w.length], values: w }));
+    const { m, v, step } = clubTraining.state;
+    tensors.push({ name: "clubAdam/m", shape: [m.length], values: m }, { name: "clubAdam/v", shape: [v.length], values: v });
+    tensors.push({ name: "clubAdam/step", shape: [1], values: Float32Array.of(step) });
   }
-  optWeights[0]?.tensor.dispose();
-  saveCheckpoint(file, state, tensors);
+  saveCheckpoint(file, { ...state, layout: CHECKPOINT_LAYOUT }, tensors);
 }
 
-async function restore(
-  file: string,
-  dataset: Dataset,
-  model: SeaModel,
-  optimizer: tf.Optimizer,
-  club: Club | null,
-  clubOptimizer: tf.Optimizer | null,
-): Promise<TrainerState> {
-  const { state, tensors } = loadCheckpoint<TrainerState>(file);
+function restore(file: string, dataset: Dataset, parts: TrainingParts): TrainerState {
+  const { model, optimizer, club, clubTraining } = parts;
+  const { state, tensors } = loadCheckpoint<TrainerState & { layout?: number }>(file);
+  if (state.layout !== CHECKPOINT_LAYOUT) {
+    throw new SeaError(`checkpoint layout ${state.layout ?? 1} is not this version's (${CHECKPOINT_LAYOUT}); delete it to start the run afresh`, { where: file });
+  }
   if (state.metrics.dataset.fingerprint !== dataset.fingerprint) {
     throw new SeaError(`checkpoint was made on another dataset (fingerprint ${state.metrics.dataset.fingerprint}, this one ${dataset.fingerprint})`, { where: file });
   }
@@ -338,60 +361,26 @@ async function restore(
     if (!saved || saved.values.length !== v.size) throw new SeaError(`checkpoint does not match the model (parameter ${name}); was the config changed?`, { where: file });
     tf.tidy(() => v.assign(tf.tensor(saved.values, v.shape)));
   }
-  await setOptimizerWeights(optimizer, collect(tensors, "adam/"));
-  restoreAdamPowers(optimizer, tensors, "adamPowers");
-  if (club && clubOptimizer) {
+  optimizer.restore(tensors, "adam", file);
+  if (club && clubTraining) {
     club.setWeights(collectRaw(tensors, "club/"));
-    await setOptimizerWeights(clubOptimizer, collect(tensors, "clubAdam/"));
-    restoreAdamPowers(clubOptimizer, tensors, "clubAdamPowers");
+    const m = tensors.get("clubAdam/m");
+    const v = tensors.get("clubAdam/v");
+    const step = tensors.get("clubAdam/step");
+    if (!m || !v || !step || m.values.length !== clubTraining.state.m.length || v.values.length !== clubTraining.state.v.length) {
+      throw new SeaError("checkpoint's CLUB optimiser state is missing or does not match the CLUB network", { where: file });
+    }
+    clubTraining.state.m.set(m.values);
+    clubTraining.state.v.set(v.values);
+    clubTraining.state.step = step.values[0]!;
   }
-  return state;
-}
-
-/**
- * tfjs's Adam keeps β₁ᵗ and β₂ᵗ as running float32 products, but setWeights recomputes them as
- * pow(β, t): the two differ in the last bits, and a resumed run would drift from an uninterrupted one.
- * The running products are saved and restored as they are.
- */
-interface AdamPowers {
-  accBeta1?: tf.Variable;
-  accBeta2?: tf.Variable;
-}
-
-function adamPowers(optimizer: tf.Optimizer, name: string): SavedTensor[] {
-  const { accBeta1, accBeta2 } = optimizer as unknown as AdamPowers;
-  if (!accBeta1 || !accBeta2) return [];
-  return [{ name, shape: [2], values: Float32Array.of(accBeta1.dataSync()[0]!, accBeta2.dataSync()[0]!) }];
-}
-
-function restoreAdamPowers(optimizer: tf.Optimizer, tensors: Map<string, SavedTensor>, name: string): void {
-  const saved = tensors.get(name);
-  const { accBeta1, accBeta2 } = optimizer as unknown as AdamPowers;
-  if (!saved || !accBeta1 || !accBeta2) return;
-  tf.tidy(() => {
-    accBeta1.assign(tf.scalar(saved.values[0]!));
-    accBeta2.assign(tf.scalar(saved.values[1]!));
-  });
-}
-
-/** Adam copies the values into its own variables; the temporary tensors are ours to dispose. */
-async function setOptimizerWeights(optimizer: tf.Optimizer, weights: NamedTensor[]): Promise<void> {
-  if (weights.length > 0) await optimizer.setWeights(weights);
-  weights.forEach((w) => w.tensor.dispose());
+  const { layout: _layout, ...trainerState } = state;
+  return trainerState;
 }
 
 function collectRaw(tensors: Map<string, SavedTensor>, prefix: string): Float32Array[] {
   const out: Float32Array[] = [];
   for (let i = 0; tensors.has(`${prefix}${i}`); i++) out.push(tensors.get(`${prefix}${i}`)!.values);
-  return out;
-}
-
-function collect(tensors: Map<string, SavedTensor>, prefix: string): NamedTensor[] {
-  const out: NamedTensor[] = [];
-  for (let i = 0; tensors.has(`${prefix}${i}`); i++) {
-    const t = tensors.get(`${prefix}${i}`)!;
-    out.push({ name: `${prefix}${i}`, tensor: tf.tensor(t.values, t.shape) });
-  }
   return out;
 }
 

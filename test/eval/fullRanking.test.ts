@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { csrFromCoo, type Csr } from "../../src/graph/csr";
-import { evaluableUsers, evaluateFullRanking, evaluateScoreMatrix, type EvalResult } from "../../src/eval/fullRanking";
+import { evaluableUsers, evaluateFullRanking, evaluateFullRankingSplits, evaluateScoreMatrix, type EvalResult } from "../../src/eval/fullRanking";
 import { Rng } from "../../src/util/rng";
 import { SeaError } from "../../src/util/errors";
 
@@ -227,4 +227,32 @@ test("bad input: readable SeaErrors", () => {
   bad(() => evaluateFullRanking({ train: s.train, heldOut: s.heldOut, batchSize: 0, scoreUsers: () => s.scores }), /^batchSize/);
   const empty = csrFromCoo(10, 6, [], []);
   bad(() => evaluateScoreMatrix(s.scores, 10, 6, empty, s.heldOut), /nothing to evaluate/);
+});
+
+test("several splits ranked from one scoring pass equal each split evaluated alone", () => {
+  // Two held-out splits over the same train mask, with different evaluable users.
+  const a = randomSplit(11, 60, 30);
+  const b = randomSplit(12, 60, 30);
+  const scoreCalls: number[] = [];
+  const scoreUsers = (users: Int32Array): Float32Array => {
+    scoreCalls.push(...users);
+    const block = new Float32Array(users.length * a.nItems);
+    users.forEach((u, i) => block.set(a.scores.subarray(u * a.nItems, (u + 1) * a.nItems), i * a.nItems));
+    return block;
+  };
+  const [valid, test] = evaluateFullRankingSplits({
+    train: a.train,
+    scoreUsers,
+    ks: [3, 10],
+    batchSize: 8,
+    splits: [{ heldOut: a.heldOut }, { heldOut: b.heldOut, perUser: true }],
+  });
+  const aloneValid = evaluateScoreMatrix(a.scores, a.nUsers, a.nItems, a.train, a.heldOut, [3, 10]);
+  const aloneTest = evaluateScoreMatrix(a.scores, a.nUsers, a.nItems, a.train, b.heldOut, [3, 10], { perUser: true });
+  assert.deepEqual(valid, aloneValid);
+  assert.deepEqual(test, aloneTest);
+  // Each user in either split is scored exactly once, ascending.
+  const union = [...new Set([...evaluableUsers(a.train, a.heldOut), ...evaluableUsers(a.train, b.heldOut)])].sort((x, y) => x - y);
+  assert.deepEqual(scoreCalls, union);
+  assert.ok(union.length > aloneValid.users.length && union.length > aloneTest.users.length, "the splits' users differ (the case under test)");
 });

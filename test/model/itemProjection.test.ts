@@ -52,9 +52,11 @@ test("reassociated item projection equals the naive square layer in outputs and 
       const d = maxRelDiff(g1.grads[name]!.dataSync() as Float32Array, g2.grads[name]!.dataSync() as Float32Array);
       assert.ok(d < 1e-5, `gradient of ${name} differs by ${d} (d=${dim})`);
     }
-    // The square layer's gradient is non-zero: reassociation really trains W.
-    const wGrad = g1.grads[store.get("image.square.w").name]!;
-    assert.ok(tf.tidy(() => tf.max(tf.abs(wGrad)).dataSync()[0]!) > 0);
+    // Both blocks of the square layer get a non-zero gradient: reassociation really trains W.
+    for (const block of ["generic", "unique"]) {
+      const wGrad = g1.grads[store.get(`image.square.${block}.w`).name]!;
+      assert.ok(tf.tidy(() => tf.max(tf.abs(wGrad)).dataSync()[0]!) > 0, `${block} block of W`);
+    }
     [g1, g2].forEach((g) => (g.value.dispose(), Object.values(g.grads).forEach((t) => t.dispose())));
     x.dispose();
     weights.forEach((w) => w.dispose());
@@ -72,13 +74,31 @@ test("generic and unique parts split the square layer's output at genericFractio
   const { generic, unique } = proj.parts(x);
   assert.deepEqual(generic.shape, [10, 3]);
   assert.deepEqual(unique.shape, [10, 7]);
-  // With X = I, E = W + b: row 0 of the generic part is W[0, :3] + b[:3].
-  const w = store.get("text.square.w").dataSync();
-  const b = store.get("text.square.b").dataSync();
-  const g = generic.dataSync();
-  for (let j = 0; j < 3; j++) assert.ok(Math.abs(g[j]! - (w[j]! + b[j]!)) < 1e-6);
-  const u = unique.dataSync();
-  for (let j = 0; j < 7; j++) assert.ok(Math.abs(u[j]! - (w[3 + j]! + b[3 + j]!)) < 1e-6);
+  // With X = I, E = W + b: row 0 of the generic part is W_g[0, :] + b_g, of the unique part W_u[0, :] + b_u.
+  for (const [name, part, width] of [["generic", generic, 3], ["unique", unique, 7]] as const) {
+    const w = store.get(`text.square.${name}.w`).dataSync();
+    const b = store.get(`text.square.${name}.b`).dataSync();
+    const e = part.dataSync();
+    for (let j = 0; j < width; j++) assert.ok(Math.abs(e[j]! - (w[j]! + b[j]!)) < 1e-6, `${name}[0, ${j}]`);
+  }
   tf.dispose([x, generic, unique]);
   store.dispose();
+});
+
+test("block-stored layers hold exactly the values of the whole layer drawn from the same seed", () => {
+  const whole = new ParamStore(new Rng(5)).linear("w", 6, 10);
+  const [left, right] = new ParamStore(new Rng(5)).linearColumnBlocks("w", 6, [4, 6], ["left", "right"]);
+  const w = whole.w.dataSync();
+  const b = whole.b.dataSync();
+  for (let r = 0; r < 6; r++) {
+    for (let c = 0; c < 10; c++) {
+      const block = c < 4 ? left! : right!;
+      const width = c < 4 ? 4 : 6;
+      assert.equal(block.w.dataSync()[r * width + (c < 4 ? c : c - 4)], w[r * 10 + c]);
+    }
+  }
+  assert.deepEqual([...left!.b.dataSync(), ...right!.b.dataSync()], [...b]);
+  const rows = new ParamStore(new Rng(5)).linearRowBlocks("w", [2, 4], 10, ["top", "bottom"]);
+  assert.deepEqual([...rows.w[0]!.dataSync(), ...rows.w[1]!.dataSync()], [...w]);
+  assert.deepEqual([...rows.b.dataSync()], [...b]);
 });

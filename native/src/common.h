@@ -1,0 +1,64 @@
+// Shared by the addon's source files: argument checks for N-API calls, the BLAS header, the thread count.
+#pragma once
+
+#include <napi.h>
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+
+#if defined(SEA_ACCELERATE)
+#include <Accelerate/Accelerate.h>
+#else
+#include <cblas.h>
+#endif
+
+namespace sea {
+
+// Threads for BLAS and the addon's own loops (setThreads in sea_native.cc).
+extern int gThreads;
+
+inline bool Fail(const Napi::Env& env, const std::string& message) {
+  Napi::TypeError::New(env, "sea_native: " + message).ThrowAsJavaScriptException();
+  return false;
+}
+
+inline bool GetF32(const Napi::CallbackInfo& info, size_t i, const char* name, float** data, size_t* length) {
+  Napi::Value v = info[i];
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+    return Fail(info.Env(), std::string(name) + " must be a Float32Array");
+  }
+  Napi::Float32Array arr = v.As<Napi::Float32Array>();
+  *data = arr.Data();
+  *length = arr.ElementLength();
+  return true;
+}
+
+inline bool GetI32(const Napi::CallbackInfo& info, size_t i, const char* name, const int32_t** data, size_t* length) {
+  Napi::Value v = info[i];
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
+    return Fail(info.Env(), std::string(name) + " must be an Int32Array");
+  }
+  Napi::Int32Array arr = v.As<Napi::Int32Array>();
+  *data = arr.Data();
+  *length = arr.ElementLength();
+  return true;
+}
+
+inline bool GetDim(const Napi::CallbackInfo& info, size_t i, const char* name, int64_t* out) {
+  if (!info[i].IsNumber()) return Fail(info.Env(), std::string(name) + " must be a number");
+  double d = info[i].As<Napi::Number>().DoubleValue();
+  // cblas takes 32-bit int dimensions.
+  if (!(d >= 0) || d > 2147483647.0 || std::floor(d) != d) {
+    return Fail(info.Env(), std::string(name) + " must be an integer in [0, 2^31)");
+  }
+  *out = static_cast<int64_t>(d);
+  return true;
+}
+
+// Each kernel family registers its functions on the addon's exports (sea_native.cc's Init calls these).
+void RegisterClubFit(Napi::Env env, Napi::Object exports);  // club_fit.cc
+void RegisterSolosim(Napi::Env env, Napi::Object exports);  // solosim.cc
+void RegisterAdam(Napi::Env env, Napi::Object exports);     // adam.cc
+
+}  // namespace sea

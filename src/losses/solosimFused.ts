@@ -1,0 +1,64 @@
+import * as tf from "@tensorflow/tfjs";
+import { loadNativeAddon, nativeAllowed, nativeLoadError, type SeaNativeAddon } from "../backend/addon";
+import { nativeKernelsActive } from "../backend/kernels";
+
+/** The addon's fused Solosim loss + gradient (native/src/solosim.cc). */
+export type SolosimKernel = SeaNativeAddon["solosimForwardBackward"];
+
+export type SolosimKernelLookup = { kernel: SolosimKernel; reason: null } | { kernel: null; reason: string };
+
+/**
+ * The native kernel, or why there is none: native code switched off (SEA_NATIVE=0), the addon not built or
+ * not loadable, or an addon built before the kernel existed (a stale build: rebuild with scripts/build-native.js).
+ */
+export function lookUpSolosimKernel(): SolosimKernelLookup {
+  if (!nativeAllowed()) return { kernel: null, reason: "native code is disabled by SEA_NATIVE=0" };
+  const addon = loadNativeAddon();
+  if (!addon) return { kernel: null, reason: nativeLoadError() ?? "the native addon is unavailable" };
+  // The addon is plain JS at run time, so an old build simply lacks the function the interface declares.
+  const kernel = (addon as Partial<SeaNativeAddon>).solosimForwardBackward;
+  if (typeof kernel !== "function") {
+    return { kernel: null, reason: "the native addon predates solosimForwardBackward (rebuild: node scripts/build-native.js)" };
+  }
+  return { kernel: kernel.bind(addon), reason: null };
+}
+
+/**
+ * True when solosimLoss's default path is the fused kernel: the kernel exists, the native BLAS kernels are
+ * active and tfjs runs on its "cpu" backend — the configuration where the unfused n×n element-wise work runs
+ * in tfjs's JS loops. Other backends (wasm, tfjs-node) keep the tfjs path.
+ */
+export function fusedSolosimPreferred(): boolean {
+  return nativeKernelsActive() && tf.getBackend() === "cpu" && lookUpSolosimKernel().kernel !== null;
+}
+
+/**
+ * Solosim loss of rows that are already L2-normalised, as one op whose forward pass is a single native call
+ * returning the loss and both gradients, so the n×n score matrix never exists as a tensor (nor in full in
+ * the kernel, which works in row blocks).
+ *
+ * The gradients are computed in the forward call even when nobody asks for them: the training loss is
+ * always differentiated, and a second pass would redo the whole n×n computation. They are kept as plain
+ * Float32Arrays (no tensors to leak when the loss is only evaluated) and become tensors in the gradient.
+ */
+export function fusedSolosimOfNormalized(aNormalized: tf.Tensor2D, bNormalized: tf.Tensor2D, tau: number, kernel: SolosimKernel): tf.Scalar {
+  const [n, d] = aNormalized.shape;
+  if (n < 1) throw new Error(`solosimLoss: expected at least one row (got shape [${aNormalized.shape}])`);
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [x, y] = args as tf.Tensor2D[];
+    const dA = new Float32Array(n * d);
+    const dB = new Float32Array(n * d);
+    const loss = kernel(float32Values(x!), float32Values(y!), n, d, 1 / tau, dA, dB);
+    return {
+      value: tf.scalar(loss),
+      gradFunc: (dy: tf.Tensor) => [tf.mul(dy, tf.tensor2d(dA, [n, d])), tf.mul(dy, tf.tensor2d(dB, [n, d]))],
+    };
+  });
+  return op(aNormalized, bNormalized) as tf.Scalar;
+}
+
+/** The tensor's values as a Float32Array (read-only use: on the cpu backend this is its own storage). */
+function float32Values(t: tf.Tensor): Float32Array {
+  const values = t.dataSync();
+  return values instanceof Float32Array ? values : Float32Array.from(values as ArrayLike<number>);
+}

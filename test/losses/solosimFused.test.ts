@@ -1,0 +1,316 @@
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs";
+import { loadNativeAddon } from "../../src/backend/addon";
+import { disableNativeKernels, enableNativeKernels } from "../../src/backend/kernels";
+import { solosimAutoPath, solosimLoss, solosimLossWith, type SolosimPath } from "../../src/losses/solosim";
+import { lookUpSolosimKernel, type SolosimKernel } from "../../src/losses/solosimFused";
+import { Rng } from "../../src/util/rng";
+import { assertClose, normalizeRows64 } from "./helpers";
+
+// The fused kernel is native code: CI sets SEA_EXPECT_NATIVE=1 so a missing or stale addon fails there; elsewhere
+// the native cases report why they could not run and check that the fused path refuses with that reason.
+const lookup = lookUpSolosimKernel();
+const kernel: SolosimKernel | null = lookup.kernel;
+
+before(async () => {
+  await tf.setBackend("cpu");
+});
+
+after(() => disableNativeKernels());
+
+/** Runs `body` with the kernel, or (no kernel) fails under SEA_EXPECT_NATIVE=1 / reports and checks the refusal. */
+function withKernel(t: test.TestContext, body: (k: SolosimKernel) => void): void {
+  if (kernel) return body(kernel);
+  assert.notEqual(process.env.SEA_EXPECT_NATIVE, "1", `SEA_EXPECT_NATIVE=1 but the fused Solosim kernel is unavailable: ${lookup.reason}`);
+  t.diagnostic(`native solosimForwardBackward unavailable (${lookup.reason}); checked only that the fused path refuses`);
+  tf.tidy(() => {
+    const a = tf.ones([2, 3]) as tf.Tensor2D;
+    assert.throws(() => solosimLossWith(a, a, 0.2, "fused"), /fused path needs the native solosimForwardBackward kernel/);
+  });
+}
+
+// ---------- float64 reference, independent of the library ----------
+
+interface Reference {
+  loss: number;
+  dA: Float64Array; // ∂loss/∂a for the rows as given (no normalisation inside)
+  dB: Float64Array;
+}
+
+/** The full n×n score matrix, its row softmax and G = (P − I)/n, all in float64. */
+function solosimOfRows64(a: ArrayLike<number>, b: ArrayLike<number>, n: number, d: number, tau: number): Reference {
+  const s = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < n; j++) {
+      let dot = 0;
+      for (let k = 0; k < d; k++) dot += a[i * d + k]! * b[j * d + k]!;
+      s[i * n + j] = dot / tau;
+    }
+  }
+  let loss = 0;
+  const g = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) {
+    let max = -Infinity;
+    for (let j = 0; j < n; j++) max = Math.max(max, s[i * n + j]!);
+    let sum = 0;
+    for (let j = 0; j < n; j++) sum += Math.exp(s[i * n + j]! - max);
+    const lse = max + Math.log(sum);
+    loss += lse - s[i * n + i]!;
+    for (let j = 0; j < n; j++) g[i * n + j] = (Math.exp(s[i * n + j]! - lse) - (i === j ? 1 : 0)) / n;
+  }
+  const dA = new Float64Array(n * d);
+  const dB = new Float64Array(n * d);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < n; j++) {
+      const gij = g[i * n + j]! / tau;
+      for (let k = 0; k < d; k++) {
+        dA[i * d + k] += gij * b[j * d + k]!;
+        dB[j * d + k] += gij * a[i * d + k]!;
+      }
+    }
+  }
+  return { loss: loss / n, dA, dB };
+}
+
+/** Gradient wrt the unnormalised rows x from the gradient wrt u = x/‖x‖: (g − (g·u)u)/‖x‖ per row. */
+function throughNormalization64(x: ArrayLike<number>, gradU: Float64Array, n: number, d: number): Float64Array {
+  const u = normalizeRows64(Float64Array.from(x), n, d);
+  const out = new Float64Array(n * d);
+  for (let i = 0; i < n; i++) {
+    let norm = 0;
+    let dot = 0;
+    for (let k = 0; k < d; k++) {
+      norm += x[i * d + k]! ** 2;
+      dot += gradU[i * d + k]! * u[i * d + k]!;
+    }
+    norm = Math.sqrt(norm);
+    for (let k = 0; k < d; k++) out[i * d + k] = (gradU[i * d + k]! - dot * u[i * d + k]!) / norm;
+  }
+  return out;
+}
+
+/** max |got − want| / max |want| ≤ tol (the scale of a gradient is its largest entry). */
+function assertRelative(got: ArrayLike<number>, want: ArrayLike<number>, what: string, tol = 1e-5): void {
+  assert.equal(got.length, want.length, `${what}: length`);
+  let diff = 0;
+  let scale = 1e-30;
+  for (let i = 0; i < want.length; i++) {
+    assert.ok(Number.isFinite(got[i]!), `${what}[${i}] = ${got[i]}`);
+    diff = Math.max(diff, Math.abs(got[i]! - want[i]!));
+    scale = Math.max(scale, Math.abs(want[i]!));
+  }
+  assert.ok(diff <= tol * scale, `${what}: max error ${diff.toExponential(2)} vs scale ${scale.toExponential(2)}`);
+}
+
+function randomRows(rng: Rng, n: number, d: number, scale = 1): Float32Array {
+  const out = new Float32Array(n * d);
+  rng.fillNormal(out, 0, scale);
+  return out;
+}
+
+/** Float32 rows normalised in float64 and rounded: the kernel's input, and exactly what the reference sees. */
+function unitRows(rng: Rng, n: number, d: number): Float32Array {
+  return Float32Array.from(normalizeRows64(Float64Array.from(randomRows(rng, n, d)), n, d));
+}
+
+function runKernel(k: SolosimKernel, a: Float32Array, b: Float32Array, n: number, d: number, tau: number): { loss: number; dA: Float32Array; dB: Float32Array } {
+  const dA = new Float32Array(n * d).fill(Number.NaN); // every entry must be written
+  const dB = new Float32Array(n * d).fill(Number.NaN);
+  const loss = k(a, b, n, d, 1 / tau, dA, dB);
+  return { loss, dA, dB };
+}
+
+// ---------- the native kernel on normalised rows ----------
+
+test("kernel: loss and both gradients match the float64 n×n computation (blocks, small tau, n = 1, d = 1)", (t) => {
+  withKernel(t, (k) => {
+    const rng = new Rng(11);
+    // 256 rows per block in the kernel: 300 and 257 end on a partial block, 256 on a full one.
+    const cases: [number, number, number][] = [[50, 4, 0.2], [257, 32, 0.1], [300, 8, 0.05], [256, 16, 1], [200, 32, 0.01], [1, 4, 0.2], [60, 1, 0.1], [1, 1, 0.5]];
+    for (const [n, d, tau] of cases) {
+      const a = unitRows(rng, n, d);
+      const b = unitRows(rng, n, d);
+      const want = solosimOfRows64(a, b, n, d, tau);
+      const got = runKernel(k, a, b, n, d, tau);
+      const what = `n=${n} d=${d} tau=${tau}`;
+      assertClose(got.loss, want.loss, `${what} loss`, 1e-5, 1e-6);
+      if (n === 1) {
+        // One row: the softmax is [1], so the loss and both gradients are exactly zero.
+        assert.equal(got.loss, 0, `${what} loss`);
+        assert.deepEqual(Array.from(got.dA), new Array<number>(d).fill(0), `${what} dA`);
+        assert.deepEqual(Array.from(got.dB), new Array<number>(d).fill(0), `${what} dB`);
+        continue;
+      }
+      assertRelative(got.dA, want.dA, `${what} dA`);
+      assertRelative(got.dB, want.dB, `${what} dB`);
+    }
+  });
+});
+
+test("kernel: confident rows (a = b, tau = 0.02) keep the loss and the small gradients accurate", (t) => {
+  withKernel(t, (k) => {
+    // Logits up to 50 with the positive on top: P_ii ≈ 1, so G's diagonal is a small difference.
+    const rng = new Rng(12);
+    const [n, d, tau] = [120, 16, 0.02];
+    const a = unitRows(rng, n, d);
+    const want = solosimOfRows64(a, a, n, d, tau);
+    const got = runKernel(k, a, a, n, d, tau);
+    assertClose(got.loss, want.loss, "loss", 1e-5, 1e-7);
+    assertRelative(got.dA, want.dA, "dA");
+    assertRelative(got.dB, want.dB, "dB");
+  });
+});
+
+test("kernel: same inputs give bit-identical outputs, and a NaN score makes the loss NaN", (t) => {
+  withKernel(t, (k) => {
+    const rng = new Rng(13);
+    const [n, d] = [300, 8];
+    const a = unitRows(rng, n, d);
+    const b = unitRows(rng, n, d);
+    const first = runKernel(k, a, b, n, d, 0.1);
+    const second = runKernel(k, a, b, n, d, 0.1);
+    assert.equal(second.loss, first.loss);
+    assert.deepEqual(second.dA, first.dA);
+    assert.deepEqual(second.dB, first.dB);
+    a[5 * d + 2] = Number.NaN;
+    const poisoned = runKernel(k, a, b, n, d, 0.1);
+    assert.ok(Number.isNaN(poisoned.loss), `loss ${poisoned.loss}`);
+    assert.ok(Number.isNaN(poisoned.dA[5 * d]!), "the NaN row's gradient is NaN");
+  });
+});
+
+test("kernel: bad arguments throw a message naming the argument", (t) => {
+  withKernel(t, (k) => {
+    const [n, d] = [4, 3];
+    const a = new Float32Array(n * d).fill(0.5);
+    const b = new Float32Array(n * d).fill(0.5);
+    const dA = new Float32Array(n * d);
+    const dB = new Float32Array(n * d);
+    const call = (...args: unknown[]): number => (k as unknown as (...x: unknown[]) => number)(...args);
+    assert.throws(() => call(a, b, n, d, 5, dA), /solosimForwardBackward: expects 7 arguments/);
+    assert.throws(() => call(new Float32Array(n * d - 1), b, n, d, 5, dA, dB), /a must have n·d = 12 entries \(got 11\)/);
+    assert.throws(() => call(a, new Float32Array(n * d + 3), n, d, 5, dA, dB), /b must have n·d = 12 entries \(got 15\)/);
+    assert.throws(() => call(a, b, n, d, 5, new Float32Array(2), dB), /dA must have n·d = 12 entries/);
+    assert.throws(() => call(a, b, n, d, 5, dA, new Float32Array(20)), /dB must have n·d = 12 entries/);
+    assert.throws(() => call(new Float64Array(n * d), b, n, d, 5, dA, dB), /a must be a Float32Array/);
+    assert.throws(() => call(a, b, 0, d, 5, new Float32Array(0), new Float32Array(0)), /n must be at least 1/);
+    assert.throws(() => call(a, b, 2.5, d, 5, dA, dB), /n must be an integer/);
+    assert.throws(() => call(a, b, n, -1, 5, dA, dB), /d must be an integer/);
+    for (const invTau of [0, -1, Number.NaN, Number.POSITIVE_INFINITY, 1e39]) {
+      assert.throws(() => call(a, b, n, d, invTau, dA, dB), /invTau must be a positive finite number/, `invTau ${invTau}`);
+    }
+    assert.throws(() => call(a, b, n, d, "5", dA, dB), /invTau must be a number/);
+    assert.throws(() => call(a, b, n, d, 5, a, dB), /must not share memory/);
+    assert.throws(() => call(a, b, n, d, 5, dA, dA), /must not share memory/);
+    const shared = new Float32Array(2 * n * d);
+    assert.throws(() => call(shared.subarray(0, n * d), b, n, d, 5, dA, shared.subarray(n * d - 1, 2 * n * d - 1)), /must not share memory/);
+    // a and b may be the same array (Solosim of a view with itself).
+    assert.ok(Number.isFinite(call(a, a, n, d, 5, dA, dB)));
+  });
+});
+
+// ---------- solosimLoss on the fused path: through the normalisation, against tfjs and float64 ----------
+
+function lossAndGrads(a: Float32Array, b: Float32Array, n: number, d: number, tau: number, path: SolosimPath): { loss: number; ga: Float32Array; gb: Float32Array } {
+  return tf.tidy(() => {
+    const f = (x: tf.Tensor, y: tf.Tensor): tf.Scalar => solosimLossWith(x as tf.Tensor2D, y as tf.Tensor2D, tau, path);
+    const { value, grads } = tf.valueAndGrads(f)([tf.tensor2d(a, [n, d]), tf.tensor2d(b, [n, d])]);
+    return { loss: value.dataSync()[0]!, ga: grads[0]!.dataSync() as Float32Array, gb: grads[1]!.dataSync() as Float32Array };
+  });
+}
+
+test("solosimLossWith 'fused': loss and gradients wrt the unnormalised rows match float64 and the tfjs path", (t) => {
+  withKernel(t, () => {
+    const rng = new Rng(21);
+    for (const [n, d, tau] of [[90, 12, 0.2], [270, 32, 0.1], [1, 5, 0.2], [40, 1, 0.3]] as const) {
+      const a = randomRows(rng, n, d, 3); // not unit rows: the normalisation and its gradient are part of the loss
+      const b = randomRows(rng, n, d, 0.5);
+      const fused = lossAndGrads(a, b, n, d, tau, "fused");
+      const viaTfjs = lossAndGrads(a, b, n, d, tau, "tfjs");
+      const ref = solosimOfRows64(normalizeRows64(Float64Array.from(a), n, d), normalizeRows64(Float64Array.from(b), n, d), n, d, tau);
+      const wantGa = throughNormalization64(a, ref.dA, n, d);
+      const wantGb = throughNormalization64(b, ref.dB, n, d);
+      const what = `n=${n} d=${d} tau=${tau}`;
+      assertClose(fused.loss, ref.loss, `${what} loss vs float64`, 1e-5, 1e-6);
+      assertClose(fused.loss, viaTfjs.loss, `${what} loss vs tfjs`, 1e-5, 1e-6);
+      if (n === 1) {
+        // One row: the softmax is [1], G = 0, and so are both gradients.
+        assert.ok(fused.ga.every((v) => v === 0) && fused.gb.every((v) => v === 0), `${what} gradients are zero`);
+        continue;
+      }
+      if (d === 1) {
+        // Every unit row is ±1, where the normalisation's Jacobian vanishes: zero up to float rounding.
+        assert.ok([...fused.ga, ...fused.gb].every((v) => Math.abs(v) <= 1e-6), `${what} gradients are ~0`);
+        continue;
+      }
+      assertRelative(fused.ga, wantGa, `${what} d/da vs float64`);
+      assertRelative(fused.gb, wantGb, `${what} d/db vs float64`);
+      assertRelative(fused.ga, viaTfjs.ga, `${what} d/da vs tfjs`);
+      assertRelative(fused.gb, viaTfjs.gb, `${what} d/db vs tfjs`);
+    }
+    tf.tidy(() => {
+      const empty = tf.zeros([0, 3]) as tf.Tensor2D;
+      assert.throws(() => solosimLossWith(empty, empty, 0.2, "fused"), /solosimLoss: expected at least one row/);
+    });
+  });
+});
+
+test("solosimLoss takes the fused path exactly when the native kernels are active on the cpu backend", (t) => {
+  withKernel(t, () => {
+    const addon = loadNativeAddon();
+    assert.ok(addon, "the kernel came from the addon");
+    const rng = new Rng(22);
+    const [n, d] = [30, 6];
+    const a = randomRows(rng, n, d);
+    const b = randomRows(rng, n, d);
+    disableNativeKernels();
+    assert.equal(solosimAutoPath(), "tfjs");
+    const loss = (path: SolosimPath | "default"): number =>
+      tf.tidy(() => {
+        const [x, y] = [tf.tensor2d(a, [n, d]), tf.tensor2d(b, [n, d])];
+        return (path === "default" ? solosimLoss(x, y, 0.2) : solosimLossWith(x, y, 0.2, path)).dataSync()[0]!;
+      });
+    assert.equal(loss("default"), loss("tfjs"));
+    enableNativeKernels(addon);
+    try {
+      assert.equal(solosimAutoPath(), "fused");
+      assert.equal(loss("default"), loss("fused"));
+      assert.equal(loss("auto"), loss("fused"));
+    } finally {
+      disableNativeKernels();
+    }
+  });
+});
+
+test("fused path: no tensors leak over repeated variableGrads steps, and loss-only calls hold none", (t) => {
+  withKernel(t, () => {
+    const rng = new Rng(23);
+    const [n, d] = [64, 8];
+    const va = tf.variable(tf.tensor2d(randomRows(rng, n, d), [n, d]));
+    const vb = tf.variable(tf.tensor2d(randomRows(rng, n, d), [n, d]));
+    const counts: number[] = [];
+    for (let step = 0; step < 4; step++) {
+      const { value, grads } = tf.variableGrads(() => solosimLossWith(va, vb, 0.2, "fused"), [va, vb]);
+      const next = tf.tidy(() => tf.sub(va, tf.mul(grads[va.name]!, 0.1)) as tf.Tensor2D);
+      va.assign(next);
+      tf.dispose([next, value, ...Object.values(grads)]);
+      const lossOnly = solosimLossWith(va, vb, 0.2, "fused");
+      lossOnly.dispose();
+      counts.push(tf.memory().numTensors);
+    }
+    assert.ok(counts.every((c) => c === counts[0]), `tensor counts ${counts}`);
+    tf.dispose([va, vb]);
+  });
+});
+
+test("solosimLossWith rejects an unknown path and keeps solosimLoss's argument checks on every path", () => {
+  tf.tidy(() => {
+    const a = tf.ones([3, 2]) as tf.Tensor2D;
+    assert.throws(() => solosimLossWith(a, a, 0.2, "gpu" as SolosimPath), /unknown path "gpu"/);
+    for (const path of ["auto", "fused", "tfjs"] as const) {
+      assert.throws(() => solosimLossWith(a, a, -1, path), /tau must be a positive number/);
+      assert.throws(() => solosimLossWith(a, tf.ones([3, 3]) as tf.Tensor2D, 0.2, path), /same shape/);
+    }
+  });
+});
