@@ -160,8 +160,10 @@ export class SeaModel {
         h = data.userItemGraph.matMul(h);
         sum = tf.add(sum, h) as tf.Tensor2D;
       }
-      userParts.push(sum.slice([0, 0], [data.nUsers, -1]));
-      itemParts.push(sum.slice([data.nUsers, 0], [data.nItems, -1]));
+      // split, not two slices: its gradient is one concat, where each slice's would be a full-size pad.
+      const [userPart, itemPart] = tf.split(sum, [data.nUsers, data.nItems], 0) as [tf.Tensor2D, tf.Tensor2D];
+      userParts.push(userPart);
+      itemParts.push(itemPart);
     }
     const users = tf.concat(userParts.map((u, i) => tf.mul(u, this.modalityWeights.slice([0, i], [-1, 1]))), 1) as tf.Tensor2D;
     let items = tf.concat(itemParts, 1) as tf.Tensor2D;
