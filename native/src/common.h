@@ -60,5 +60,6 @@ inline bool GetDim(const Napi::CallbackInfo& info, size_t i, const char* name, i
 void RegisterClubFit(Napi::Env env, Napi::Object exports);  // club_fit.cc
 void RegisterSolosim(Napi::Env env, Napi::Object exports);  // solosim.cc
 void RegisterAdam(Napi::Env env, Napi::Object exports);     // adam.cc
+void RegisterClubBound(Napi::Env env, Napi::Object exports);  // club_bound.cc
 
 }  // namespace sea

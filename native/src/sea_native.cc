@@ -287,6 +287,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   sea::RegisterClubFit(env, exports);
   sea::RegisterSolosim(env, exports);
   sea::RegisterAdam(env, exports);
+  sea::RegisterClubBound(env, exports);
   return exports;
 }
 

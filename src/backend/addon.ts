@@ -71,6 +71,27 @@ export interface SeaNativeAddon {
     beta2: number,
     eps: number,
   ): void;
+  /**
+   * The CLUB upper bound term of the encoder's loss and its gradient wrt x and y in one pass
+   * (native/src/club_bound.cc; the twin is clubUpperBoundGradJs in src/losses/clubBound.ts):
+   * B = max(0, ½·mean_i[ll(x_i, y_i) − ll(x_i, y_perm(i))]) under the CLUB net q(y|x) (src/losses/club.ts) with
+   * weights `params` (the 8 arrays concatenated in Club.variables order, read as constants). x: [rows, xDim],
+   * y: [rows, yDim], perm: rows indices in [0, rows). Writes dx = ∂B/∂x and dy = ∂B/∂y (all zero when D ≤ 0,
+   * as tfjs's relu gradient); returns B. Computed in double; the result does not depend on the thread count.
+   */
+  clubUpperBoundGrad(
+    x: Float32Array,
+    y: Float32Array,
+    perm: Int32Array,
+    rows: number,
+    xDim: number,
+    yDim: number,
+    hiddenUnits: number,
+    logvarScale: number,
+    params: Float32Array,
+    dx: Float32Array,
+    dy: Float32Array,
+  ): number;
   /** Sets the BLAS and spmm thread count; returns the value applied. */
   setThreads(n: number): number;
   getThreads(): number;

@@ -1,6 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { Rng } from "../util/rng";
 import { SeaError } from "../util/errors";
+import { chooseClubBoundKernel, fusedClubUpperBound, type ClubBoundImplementation } from "./clubBound";
 
 export interface ClubOptions {
   /** Width of x (the generic part's projection). */
@@ -110,18 +111,27 @@ export class Club {
   }
 
   /**
-   * The sampled CLUB bound the encoder minimises: max(0, mean_i[ll(x_i, y_i) − ll(x_i, y_perm(i))]), nats.
-   * The logvar terms of the two log-likelihoods cancel; they are kept so the code reads as the definition.
-   * Gradients flow into x and y (and into q's variables, which the encoder's optimiser does not update).
+   * The sampled CLUB bound the encoder minimises: max(0, ½·mean_i[ll(x_i, y_i) − ll(x_i, y_perm(i))]), nats.
+   * Gradients flow into x and y. On tfjs's cpu backend with the native kernels active this is one fused op
+   * (src/losses/clubBound.ts, native/src/club_bound.cc), which treats q's weights as constants; otherwise the
+   * tfjs composition, whose gradients also reach q's variables (the encoder's optimiser does not update them).
    */
   upperBound(x: tf.Tensor2D, y: tf.Tensor2D, perm: Int32Array | tf.Tensor1D): tf.Scalar {
+    return this.upperBoundWith(x, y, perm, "auto");
+  }
+
+  /** upperBound with the implementation chosen explicitly (ClubBoundImplementation in clubBound.ts). */
+  upperBoundWith(x: tf.Tensor2D, y: tf.Tensor2D, perm: Int32Array | tf.Tensor1D, implementation: ClubBoundImplementation): tf.Scalar {
     this.checkY(x, y);
     const n = x.shape[0];
     const permLength = perm instanceof Int32Array ? perm.length : perm.shape[0];
     if (permLength !== n) throw new Error(`Club.upperBound: permutation has ${permLength} entries for ${n} rows`);
+    const kernel = chooseClubBoundKernel(implementation);
+    if (kernel) return fusedClubUpperBound(this, x, y, perm instanceof Int32Array ? perm : Int32Array.from(perm.dataSync()), kernel);
     return tf.tidy(() => {
       const index = perm instanceof Int32Array ? tf.tensor1d(perm, "int32") : perm;
       const { mu, logvar } = this.muLogvar(x);
+      // The logvar terms of the two log-likelihoods cancel; they are kept so the code reads as the definition.
       const positive = rowLogLikelihood(mu, logvar, y);
       const negative = rowLogLikelihood(mu, logvar, tf.gather(y, index) as tf.Tensor2D);
       return tf.relu(tf.mul(0.5, tf.mean(tf.sub(positive, negative)))) as tf.Scalar;

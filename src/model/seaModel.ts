@@ -1,7 +1,8 @@
 import * as tf from "@tensorflow/tfjs";
 import type { SeaConfig } from "./config";
 import { ItemProjection, type ConsumerSpec } from "./itemProjection";
-import { ParamStore, applyLinear, batchNormTrain, type BatchNormParams, type Linear } from "./params";
+import { ParamStore, applyLinear, type BatchNormParams, type Linear } from "./params";
+import { projectionHeadRest } from "./projectionHead";
 import { normalizeRows } from "../losses/normalize";
 import type { SparseMatrix } from "../backend/sparse";
 import { Rng, deriveSeed } from "../util/rng";
@@ -196,8 +197,6 @@ export class SeaModel {
   }
 
   private headRest(h1: tf.Tensor2D, head: HeadRest): tf.Tensor2D {
-    const a = tf.relu(batchNormTrain(h1, head.bn1)) as tf.Tensor2D;
-    const b = tf.relu(batchNormTrain(applyLinear(a, head.l2), head.bn2)) as tf.Tensor2D;
-    return normalizeRows(applyLinear(b, head.l3));
+    return projectionHeadRest(h1, head);
   }
 }

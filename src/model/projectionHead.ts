@@ -1,0 +1,252 @@
+import * as tf from "@tensorflow/tfjs";
+import { applyLinear, batchNormTrain, type BatchNormParams, type Linear } from "./params";
+import { NORM_EPS, normalizeRows } from "../losses/normalize";
+
+/**
+ * The Solosim projection head after its first linear layer (DESIGN §1):
+ * BN → ReLU → Linear(h→h) → BN → ReLU → Linear(h→out) → row L2-normalise, BN with batch statistics.
+ */
+export interface ProjectionHeadParams {
+  readonly bn1: BatchNormParams;
+  readonly l2: Linear;
+  readonly bn2: BatchNormParams;
+  readonly l3: Linear;
+}
+
+/** "fused": one custom op with a hand-written backward (host-memory loops); "tfjs": the op-by-op composition. */
+export type ProjectionHeadPath = "fused" | "tfjs";
+
+/** PyTorch BatchNorm1d's default, as batchNormTrain. */
+const BN_EPS = 1e-5;
+
+/**
+ * The rest of a Solosim head applied to h1 [N, h] (the first Linear's output): [N, out], rows unit-norm.
+ * On the tfjs "cpu" backend tensors live in host memory, so reading them costs nothing and the fused op
+ * replaces ~100 small kernels (forward and backward) with two matmuls forward, four backward and a few
+ * typed-array passes. Other backends keep the tfjs composition (reading back would cost a device sync).
+ */
+export function projectionHeadRest(h1: tf.Tensor2D, params: ProjectionHeadParams): tf.Tensor2D {
+  return projectionHeadRestWith(h1, params, tf.getBackend() === "cpu" ? "fused" : "tfjs");
+}
+
+/** projectionHeadRest on a chosen path (tests compare the two; the values agree to float32 rounding). */
+export function projectionHeadRestWith(h1: tf.Tensor2D, params: ProjectionHeadParams, path: ProjectionHeadPath): tf.Tensor2D {
+  checkShapes(h1, params);
+  if (path === "tfjs") return projectionHeadTfjs(h1, params);
+  const p = params;
+  return fusedHead(h1, p.bn1.gamma, p.bn1.beta, p.l2.w, p.l2.b, p.bn2.gamma, p.bn2.beta, p.l3.w, p.l3.b) as tf.Tensor2D;
+}
+
+/** The reference composition, op by op (this was SeaModel.headRest). */
+function projectionHeadTfjs(h1: tf.Tensor2D, head: ProjectionHeadParams): tf.Tensor2D {
+  return tf.tidy(() => {
+    const a = tf.relu(batchNormTrain(h1, head.bn1)) as tf.Tensor2D;
+    const b = tf.relu(batchNormTrain(applyLinear(a, head.l2), head.bn2)) as tf.Tensor2D;
+    return normalizeRows(applyLinear(b, head.l3));
+  });
+}
+
+function checkShapes(h1: tf.Tensor2D, p: ProjectionHeadParams): void {
+  const [n, h] = h1.shape;
+  const [w3In, out] = p.l3.w.shape;
+  const ok =
+    h1.rank === 2 && n >= 1 &&
+    p.bn1.gamma.size === h && p.bn1.beta.size === h &&
+    p.l2.w.shape.join() === `${h},${h}` && p.l2.b.size === h &&
+    p.bn2.gamma.size === h && p.bn2.beta.size === h &&
+    p.l3.w.rank === 2 && w3In === h && p.l3.b.size === out;
+  if (!ok) {
+    throw new Error(
+      `projectionHeadRest: inconsistent shapes (h1 [${h1.shape}], bn1 [${p.bn1.gamma.shape}], l2.w [${p.l2.w.shape}], ` +
+        `l2.b [${p.l2.b.shape}], bn2 [${p.bn2.gamma.shape}], l3.w [${p.l3.w.shape}], l3.b [${p.l3.b.shape}]; need N ≥ 1)`,
+    );
+  }
+}
+
+/** Saved by a BatchNorm → ReLU forward for its backward. */
+interface BnReluSaved {
+  /** x̂ = (x − mean)/σ, [N, h] */
+  readonly xHat: Float32Array;
+  /** 1/σ per column, σ = sqrt(var + eps) with the biased variance */
+  readonly invStd: Float64Array;
+}
+
+/**
+ * The fused op. All nine tensors are explicit inputs so that tf.variableGrads, which walks the tape's
+ * inputs, reaches the variables; the gradient returns one tensor per input. Everything the backward needs
+ * (x̂ and 1/σ of both BNs, both ReLU outputs — their masks are output > 0 — the unit rows and their
+ * inverse norms) is kept as plain typed arrays in the closure, so nothing can leak as a tensor.
+ */
+const fusedHead = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [h1, gamma1, beta1, w2, , gamma2, beta2, w3, b3] = args as tf.Tensor[];
+  const [n, h] = h1!.shape as [number, number];
+  const out = w3!.shape[1]!;
+  // Copies: the backward must see the values of this forward even if an optimiser writes variables in place.
+  const g1 = Float32Array.from(float32Values(gamma1!));
+  const g2 = Float32Array.from(float32Values(gamma2!));
+
+  // a = ReLU(BN1(h1))
+  const a = new Float32Array(n * h);
+  const bn1 = bnReluForward(float32Values(h1!), n, h, g1, float32Values(beta1!), a);
+  // b = ReLU(BN2(a·W2 + b2)). The bias b2 shifts each column and its batch mean alike, so BN cancels it:
+  // it is left out of the forward, and its gradient (Σ over the batch of dz2, zero up to rounding) is returned.
+  const z2 = matMulValues(a, n, h, w2!);
+  const b = new Float32Array(n * h);
+  const bn2 = bnReluForward(z2, n, h, g2, float32Values(beta2!), b);
+  // y = normalise(b·W3 + b3)
+  const y = matMulValues(b, n, h, w3!); // overwritten in place by the normalised rows (a fresh array)
+  const invNorm = new Float32Array(n);
+  const normActive = new Uint8Array(n);
+  normalizeForward(y, n, out, float32Values(b3!), invNorm, normActive);
+  const value = tf.tensor2d(y, [n, out]);
+
+  const gradFunc = (dy: tf.Tensor): tf.Tensor[] => tf.tidy(() => {
+    const dz3 = normalizeBackward(float32Values(dy), y, invNorm, normActive, n, out);
+    const db3 = columnSums(dz3, n, out);
+    const dz3T = tf.tensor2d(dz3, [n, out]);
+    const dW3 = tf.matMul(tf.tensor2d(b, [n, h]), dz3T, true, false);
+    const dB = matMulValues(dz3, n, out, w3!, true); // [N, h]
+    const bn2Grads = bnReluBackward(dB, b, bn2, g2, n, h); // dB becomes dz2 in place
+    const db2 = columnSums(dB, n, h);
+    const dz2T = tf.tensor2d(dB, [n, h]);
+    const dW2 = tf.matMul(tf.tensor2d(a, [n, h]), dz2T, true, false);
+    const dA = matMulValues(dB, n, h, w2!, true); // [N, h]
+    const bn1Grads = bnReluBackward(dA, a, bn1, g1, n, h); // dA becomes dh1 in place
+    return [
+      tf.tensor2d(dA, [n, h]),
+      tf.tensor1d(bn1Grads.dGamma),
+      tf.tensor1d(bn1Grads.dBeta),
+      dW2,
+      tf.tensor1d(db2),
+      tf.tensor1d(bn2Grads.dGamma),
+      tf.tensor1d(bn2Grads.dBeta),
+      dW3,
+      tf.tensor1d(db3),
+    ];
+  });
+  return { value, gradFunc };
+});
+
+/**
+ * Batch-statistics BN then ReLU, column-wise over a row-major [N, h] x: two passes for mean and biased
+ * variance (mean of squared deviations, as tf.moments, not E[x²] − mean², which cancels), one to write
+ * x̂ and relu(γ·x̂ + β) into `out`. Sums in float64.
+ */
+function bnReluForward(x: Float32Array, n: number, h: number, gamma: Float32Array, beta: Float32Array, out: Float32Array): BnReluSaved {
+  const mean = new Float64Array(h);
+  for (let i = 0, o = 0; i < n; i++, o += h) for (let j = 0; j < h; j++) mean[j]! += x[o + j]!;
+  for (let j = 0; j < h; j++) mean[j]! /= n;
+  const variance = new Float64Array(h);
+  for (let i = 0, o = 0; i < n; i++, o += h) {
+    for (let j = 0; j < h; j++) {
+      const d = x[o + j]! - mean[j]!;
+      variance[j]! += d * d;
+    }
+  }
+  const invStd = new Float64Array(h);
+  for (let j = 0; j < h; j++) invStd[j] = 1 / Math.sqrt(variance[j]! / n + BN_EPS);
+  const xHat = new Float32Array(n * h);
+  for (let i = 0, o = 0; i < n; i++, o += h) {
+    for (let j = 0; j < h; j++) {
+      const xh = (x[o + j]! - mean[j]!) * invStd[j]!;
+      xHat[o + j] = xh;
+      const v = gamma[j]! * xh + beta[j]!;
+      out[o + j] = v > 0 ? v : 0;
+    }
+  }
+  return { xHat, invStd };
+}
+
+/**
+ * Backward of ReLU(BN(x)) given d(out) in `d` (overwritten with dx). With g = d·[out > 0] (ReLU's
+ * gradient, as tfjs's step: zero at 0), dγ = Σ g·x̂, dβ = Σ g and, because the batch mean and variance
+ * depend on every row, dx = (γ/σ)·(g − mean(g) − x̂·mean(g·x̂)) per column, where mean(g) = dβ/N and
+ * mean(g·x̂) = dγ/N.
+ */
+function bnReluBackward(d: Float32Array, relued: Float32Array, saved: BnReluSaved, gamma: Float32Array, n: number, h: number): { dGamma: Float32Array; dBeta: Float32Array } {
+  const { xHat, invStd } = saved;
+  const sumG = new Float64Array(h);
+  const sumGx = new Float64Array(h);
+  for (let i = 0, o = 0; i < n; i++, o += h) {
+    for (let j = 0; j < h; j++) {
+      const g = relued[o + j]! > 0 ? d[o + j]! : 0;
+      d[o + j] = g;
+      sumG[j]! += g;
+      sumGx[j]! += g * xHat[o + j]!;
+    }
+  }
+  const scale = new Float64Array(h);
+  const meanG = new Float64Array(h);
+  const meanGx = new Float64Array(h);
+  for (let j = 0; j < h; j++) {
+    scale[j] = gamma[j]! * invStd[j]!;
+    meanG[j] = sumG[j]! / n;
+    meanGx[j] = sumGx[j]! / n;
+  }
+  for (let i = 0, o = 0; i < n; i++, o += h) {
+    for (let j = 0; j < h; j++) d[o + j] = scale[j]! * (d[o + j]! - meanG[j]! - xHat[o + j]! * meanGx[j]!);
+  }
+  return { dGamma: Float32Array.from(sumGx), dBeta: Float32Array.from(sumG) };
+}
+
+/**
+ * In place: z ← (z + bias) · r per row, r = 1/sqrt(max(‖z + bias‖², eps²)) as normalizeRows. `active`
+ * records whether the squared norm reached eps² (tf.maximum sends the gradient to that branch when ≥).
+ */
+function normalizeForward(z: Float32Array, n: number, w: number, bias: Float32Array, invNorm: Float32Array, active: Uint8Array): void {
+  const eps2 = Math.fround(NORM_EPS * NORM_EPS); // the float32 constant the tfjs path compares with
+  for (let i = 0, o = 0; i < n; i++, o += w) {
+    let sq = 0;
+    for (let j = 0; j < w; j++) {
+      const v = z[o + j]! + bias[j]!;
+      z[o + j] = v;
+      sq += v * v;
+    }
+    const sq32 = Math.fround(sq);
+    active[i] = sq32 >= eps2 ? 1 : 0;
+    const r = 1 / Math.sqrt(active[i] ? sq32 : eps2);
+    invNorm[i] = r;
+    for (let j = 0; j < w; j++) z[o + j] = z[o + j]! * r;
+  }
+}
+
+/**
+ * d(x·r)/dx for a row with unit output y = x·r: r·(dy − y·(dy·y)) when the norm is active; below eps the
+ * divisor is the constant eps, so just r·dy (a zero row thus gets a finite gradient, dy/eps).
+ */
+function normalizeBackward(dy: Float32Array, y: Float32Array, invNorm: Float32Array, active: Uint8Array, n: number, w: number): Float32Array {
+  const dz = new Float32Array(n * w);
+  for (let i = 0, o = 0; i < n; i++, o += w) {
+    let dot = 0;
+    if (active[i]) for (let j = 0; j < w; j++) dot += dy[o + j]! * y[o + j]!;
+    const r = invNorm[i]!;
+    for (let j = 0; j < w; j++) dz[o + j] = r * (dy[o + j]! - y[o + j]! * dot);
+  }
+  return dz;
+}
+
+function columnSums(x: Float32Array, n: number, w: number): Float32Array {
+  const sums = new Float64Array(w);
+  for (let i = 0, o = 0; i < n; i++, o += w) for (let j = 0; j < w; j++) sums[j]! += x[o + j]!;
+  return Float32Array.from(sums);
+}
+
+/**
+ * x [N, k] (a host array) times m (or mᵀ), through tf.matMul so the kit's BLAS kernel serves it; the result
+ * is copied out of the disposed tensor, so the caller may overwrite it.
+ */
+function matMulValues(x: Float32Array, n: number, k: number, m: tf.Tensor, transposeM = false): Float32Array {
+  // Explicit disposal, not tf.tidy: tidy walks its result, and would visit every element of a typed array.
+  const input = tf.tensor2d(x, [n, k]);
+  const product = tf.matMul(input, m as tf.Tensor2D, false, transposeM);
+  const values = Float32Array.from(float32Values(product));
+  input.dispose();
+  product.dispose();
+  return values;
+}
+
+/** The tensor's values as a Float32Array (read-only: on the cpu backend this is its own storage). */
+function float32Values(t: tf.Tensor): Float32Array {
+  const values = t.dataSync();
+  return values instanceof Float32Array ? values : Float32Array.from(values as ArrayLike<number>);
+}
