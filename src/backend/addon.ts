@@ -132,6 +132,23 @@ export function loadNativeAddon(): SeaNativeAddon | null {
   return loaded.addon;
 }
 
+/** A function of the addon, bound, or why there is none. */
+export type NativeFunctionLookup<K extends keyof SeaNativeAddon> = { fn: SeaNativeAddon[K]; reason: null } | { fn: null; reason: string };
+
+/**
+ * The addon's function `name`, or why it is unavailable: native code switched off (SEA_NATIVE=0), the addon not
+ * built or not loadable, or an addon built before the function existed (the addon is plain JS at run time, so
+ * a stale build simply lacks what the interface declares).
+ */
+export function lookUpNativeFunction<K extends keyof SeaNativeAddon>(name: K): NativeFunctionLookup<K> {
+  if (!nativeAllowed()) return { fn: null, reason: "native code is disabled by SEA_NATIVE=0" };
+  const addon = loadNativeAddon();
+  if (!addon) return { fn: null, reason: nativeLoadError() ?? "the native addon is unavailable" };
+  const fn = (addon as Partial<SeaNativeAddon>)[name];
+  if (typeof fn !== "function") return { fn: null, reason: `the native addon predates ${name} (rebuild: node scripts/build-native.js)` };
+  return { fn: (fn as (...args: never[]) => unknown).bind(addon) as SeaNativeAddon[K], reason: null };
+}
+
 export function nativeLoadError(): string | null {
   loadNativeAddon();
   return loaded?.error ?? null;

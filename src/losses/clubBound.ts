@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { Club } from "./club";
 import { clubParameterCount } from "./clubFit";
-import { loadNativeAddon, nativeAllowed, nativeLoadError, type SeaNativeAddon } from "../backend/addon";
+import { lookUpNativeFunction, type SeaNativeAddon } from "../backend/addon";
 import { nativeKernelsActive } from "../backend/kernels";
 
 /**
@@ -27,17 +27,10 @@ export type ClubBoundImplementation = "auto" | "native" | "js" | "tfjs";
 
 export type ClubBoundKernelLookup = { kernel: ClubBoundKernel; reason: null } | { kernel: null; reason: string };
 
-/** The native kernel, or why there is none (SEA_NATIVE=0, no loadable addon, or a build that predates it). */
+/** The native kernel, or why there is none (see lookUpNativeFunction). */
 export function lookUpClubBoundKernel(): ClubBoundKernelLookup {
-  if (!nativeAllowed()) return { kernel: null, reason: "native code is disabled by SEA_NATIVE=0" };
-  const addon = loadNativeAddon();
-  if (!addon) return { kernel: null, reason: nativeLoadError() ?? "the native addon is unavailable" };
-  // The addon is plain JS at run time, so an old build simply lacks the function the interface declares.
-  const kernel = (addon as Partial<SeaNativeAddon>).clubUpperBoundGrad;
-  if (typeof kernel !== "function") {
-    return { kernel: null, reason: "the native addon predates clubUpperBoundGrad (rebuild: node scripts/build-native.js)" };
-  }
-  return { kernel: kernel.bind(addon), reason: null };
+  const found = lookUpNativeFunction("clubUpperBoundGrad");
+  return found.fn ? { kernel: found.fn, reason: null } : { kernel: null, reason: found.reason };
 }
 
 /** The kernel `implementation` asks for, or null for the tfjs composition. */

@@ -1,5 +1,5 @@
 import type { Club } from "./club";
-import { loadNativeAddon, nativeAllowed, nativeLoadError, type SeaNativeAddon } from "../backend/addon";
+import { lookUpNativeFunction, type SeaNativeAddon } from "../backend/addon";
 
 /**
  * The CLUB network's inner training loop (DESIGN §1 "Distance": after each encoder step, `steps` Adam steps of
@@ -97,16 +97,9 @@ type ClubFitAdam = SeaNativeAddon["clubFitAdam"];
 
 function chooseImplementation(implementation: ClubFitImplementation): ClubFitAdam {
   if (implementation === "js") return clubFitAdamJs;
-  const addon = nativeAllowed() ? loadNativeAddon() : null;
-  if (addon && typeof addon.clubFitAdam === "function") return addon.clubFitAdam.bind(addon);
-  if (implementation === "native") {
-    const why = !nativeAllowed()
-      ? "SEA_NATIVE=0 switches native kernels off"
-      : addon
-        ? "the built addon predates clubFitAdam (rebuild: node scripts/build-native.js)"
-        : (nativeLoadError() ?? "native addon unavailable");
-    throw new Error(`fitClubFused: native implementation requested but unavailable: ${why}`);
-  }
+  const found = lookUpNativeFunction("clubFitAdam");
+  if (found.fn) return found.fn;
+  if (implementation === "native") throw new Error(`fitClubFused: native implementation requested but unavailable: ${found.reason}`);
   return clubFitAdamJs;
 }
 

@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
-import { loadNativeAddon, nativeAllowed, nativeLoadError, type SeaNativeAddon } from "../backend/addon";
+import { lookUpNativeFunction, type SeaNativeAddon } from "../backend/addon";
 import { nativeKernelsActive } from "../backend/kernels";
 
 /** The addon's fused Solosim loss + gradient (native/src/solosim.cc). */
@@ -7,20 +7,10 @@ export type SolosimKernel = SeaNativeAddon["solosimForwardBackward"];
 
 export type SolosimKernelLookup = { kernel: SolosimKernel; reason: null } | { kernel: null; reason: string };
 
-/**
- * The native kernel, or why there is none: native code switched off (SEA_NATIVE=0), the addon not built or
- * not loadable, or an addon built before the kernel existed (a stale build: rebuild with scripts/build-native.js).
- */
+/** The native kernel, or why there is none (see lookUpNativeFunction). */
 export function lookUpSolosimKernel(): SolosimKernelLookup {
-  if (!nativeAllowed()) return { kernel: null, reason: "native code is disabled by SEA_NATIVE=0" };
-  const addon = loadNativeAddon();
-  if (!addon) return { kernel: null, reason: nativeLoadError() ?? "the native addon is unavailable" };
-  // The addon is plain JS at run time, so an old build simply lacks the function the interface declares.
-  const kernel = (addon as Partial<SeaNativeAddon>).solosimForwardBackward;
-  if (typeof kernel !== "function") {
-    return { kernel: null, reason: "the native addon predates solosimForwardBackward (rebuild: node scripts/build-native.js)" };
-  }
-  return { kernel: kernel.bind(addon), reason: null };
+  const found = lookUpNativeFunction("solosimForwardBackward");
+  return found.fn ? { kernel: found.fn, reason: null } : { kernel: null, reason: found.reason };
 }
 
 /**

@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { SeaError } from "../util/errors";
 import type { SavedTensor } from "./checkpoint";
-import { loadNativeAddon, nativeAllowed, type SeaNativeAddon } from "../backend/addon";
+import { lookUpNativeFunction, type SeaNativeAddon } from "../backend/addon";
 
 export interface AdamSettings {
   readonly lr: number;
@@ -48,15 +48,14 @@ export class Adam {
   private step = 0;
   private readonly moments = new Map<string, Moments>();
   /** The addon's multithreaded update for host storage (null: the JS loop, the same arithmetic). */
-  private readonly native: Pick<SeaNativeAddon, "adamUpdate"> | null;
+  private readonly native: SeaNativeAddon["adamUpdate"] | null;
 
   constructor(
     private readonly entries: readonly NamedVariable[],
     private readonly settings: AdamSettings,
     readonly storage: AdamStorage = defaultAdamStorage(),
   ) {
-    const addon = storage === "host" && nativeAllowed() ? loadNativeAddon() : null;
-    this.native = addon && typeof addon.adamUpdate === "function" ? addon : null;
+    this.native = storage === "host" ? lookUpNativeFunction("adamUpdate").fn : null;
     for (const { name, variable } of entries) {
       if (this.moments.has(name)) throw new Error(`Adam: duplicate variable name ${name}`);
       this.moments.set(name, storage === "host" ? { m: new Float32Array(variable.size), v: new Float32Array(variable.size) } : {
@@ -84,7 +83,7 @@ export class Adam {
       if (moments.m instanceof Float32Array && moments.v instanceof Float32Array) {
         const params = variable.dataSync() as Float32Array;
         const next = new Float32Array(params.length);
-        const update = this.native ? this.native.adamUpdate : hostAdamUpdate;
+        const update = this.native ?? hostAdamUpdate;
         update(params, grad.dataSync() as Float32Array, moments.m, moments.v, next, lr / correction1, 1 / correction2, beta1, beta2, eps);
         // tf.tensor keeps `next` as the variable's new storage on host backends (no copy).
         tf.tidy(() => variable.assign(tf.tensor(next, variable.shape, "float32")));

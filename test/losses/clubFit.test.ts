@@ -295,7 +295,7 @@ test("fitClubFused rejects mismatched pairs and state, and an unavailable native
   const saved = process.env.SEA_NATIVE;
   process.env.SEA_NATIVE = "0";
   try {
-    assert.throws(() => fitClubFused(club, [pair(4)], state, settings, { implementation: "native" }), /native implementation requested but unavailable: SEA_NATIVE=0/);
+    assert.throws(() => fitClubFused(club, [pair(4)], state, settings, { implementation: "native" }), /native implementation requested but unavailable: native code is disabled by SEA_NATIVE=0/);
   } finally {
     if (saved === undefined) delete process.env.SEA_NATIVE;
     else process.env.SEA_NATIVE = saved;
