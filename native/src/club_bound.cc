@@ -172,18 +172,7 @@ void RunRows(const BoundProblem& p) {
   for (auto& th : pool) th.join();
 }
 
-bool GetFiniteNumber(const Napi::CallbackInfo& info, size_t i, const char* name, double* out) {
-  if (!info[i].IsNumber()) return Fail(info.Env(), std::string("clubUpperBoundGrad: ") + name + " must be a number");
-  *out = info[i].As<Napi::Number>().DoubleValue();
-  if (!std::isfinite(*out)) return Fail(info.Env(), std::string("clubUpperBoundGrad: ") + name + " must be finite");
-  return true;
-}
-
-bool CheckLength(const Napi::Env& env, const char* name, size_t got, int64_t want, const std::string& what) {
-  if (static_cast<int64_t>(got) == want) return true;
-  return Fail(env, "clubUpperBoundGrad: " + std::string(name) + " has " + std::to_string(got) + " values, expected " +
-                       std::to_string(want) + " (" + what + ")");
-}
+constexpr const char* kFn = "clubUpperBoundGrad";  // names the function in argument errors
 
 // clubUpperBoundGrad(x, y, perm, rows, xDim, yDim, hiddenUnits, logvarScale, params, dx, dy) -> B
 // (src/backend/addon.ts documents the arguments).
@@ -198,7 +187,7 @@ Napi::Value ClubUpperBoundGrad(const Napi::CallbackInfo& info) {
   double logvarScale = 0;
   if (!GetF32(info, 0, "x", &x, &xLen) || !GetF32(info, 1, "y", &y, &yLen) || !GetI32(info, 2, "perm", &perm, &permLen) ||
       !GetDim(info, 3, "rows", &rows) || !GetDim(info, 4, "xDim", &xDim) || !GetDim(info, 5, "yDim", &yDim) ||
-      !GetDim(info, 6, "hiddenUnits", &hidden) || !GetFiniteNumber(info, 7, "logvarScale", &logvarScale) ||
+      !GetDim(info, 6, "hiddenUnits", &hidden) || !GetFiniteNumber(info, 7, kFn, "logvarScale", &logvarScale) ||
       !GetF32(info, 8, "params", &params, &pLen) || !GetF32(info, 9, "dx", &dx, &dxLen) || !GetF32(info, 10, "dy", &dy, &dyLen)) {
     return env.Undefined();
   }
@@ -210,9 +199,9 @@ Napi::Value ClubUpperBoundGrad(const Napi::CallbackInfo& info) {
   const std::string yShape = std::to_string(rows) + " rows × yDim " + std::to_string(yDim);
   const int64_t paramCount = 2 * (xDim * hidden + hidden + hidden * yDim + yDim);
   const std::string netShape = "xDim " + std::to_string(xDim) + ", yDim " + std::to_string(yDim) + ", hiddenUnits " + std::to_string(hidden);
-  if (!CheckLength(env, "x", xLen, rows * xDim, xShape) || !CheckLength(env, "y", yLen, rows * yDim, yShape) ||
-      !CheckLength(env, "perm", permLen, rows, "one entry per row") || !CheckLength(env, "params", pLen, paramCount, netShape) ||
-      !CheckLength(env, "dx", dxLen, rows * xDim, xShape) || !CheckLength(env, "dy", dyLen, rows * yDim, yShape)) {
+  if (!CheckLength(env, kFn, "x", xLen, rows * xDim, xShape) || !CheckLength(env, kFn, "y", yLen, rows * yDim, yShape) ||
+      !CheckLength(env, kFn, "perm", permLen, rows, "one entry per row") || !CheckLength(env, kFn, "params", pLen, paramCount, netShape) ||
+      !CheckLength(env, kFn, "dx", dxLen, rows * xDim, xShape) || !CheckLength(env, kFn, "dy", dyLen, rows * yDim, yShape)) {
     return env.Undefined();
   }
   for (int64_t i = 0; i < rows; i++) {

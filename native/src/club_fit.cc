@@ -273,18 +273,7 @@ void AdamUpdate(const AdamSettings& a, double t, const std::vector<double>& grad
   }
 }
 
-bool GetFiniteNumber(const Napi::CallbackInfo& info, size_t i, const char* name, double* out) {
-  if (!info[i].IsNumber()) return Fail(info.Env(), std::string("clubFitAdam: ") + name + " must be a number");
-  *out = info[i].As<Napi::Number>().DoubleValue();
-  if (!std::isfinite(*out)) return Fail(info.Env(), std::string("clubFitAdam: ") + name + " must be finite");
-  return true;
-}
-
-bool CheckLength(const Napi::Env& env, const char* name, size_t got, int64_t want, const std::string& what) {
-  if (static_cast<int64_t>(got) == want) return true;
-  return Fail(env, "clubFitAdam: " + std::string(name) + " has " + std::to_string(got) + " values, expected " +
-                       std::to_string(want) + " (" + what + ")");
-}
+constexpr const char* kFn = "clubFitAdam";  // names the function in argument errors
 
 // clubFitAdam(x, y, rowsPerGroup, xDim, yDim, hiddenUnits, logvarScale, params, m, v, adamStep, steps, lr,
 //             beta1, beta2, eps) -> last loss (src/backend/addon.ts documents the arguments).
@@ -297,11 +286,11 @@ Napi::Value ClubFitAdam(const Napi::CallbackInfo& info) {
   double logvarScale, lr, beta1, beta2, eps;
   if (!GetF32(info, 0, "x", &x, &xLen) || !GetF32(info, 1, "y", &y, &yLen) || !GetDim(info, 2, "rowsPerGroup", &rowsPerGroup) ||
       !GetDim(info, 3, "xDim", &xDim) || !GetDim(info, 4, "yDim", &yDim) || !GetDim(info, 5, "hiddenUnits", &hidden) ||
-      !GetFiniteNumber(info, 6, "logvarScale", &logvarScale) || !GetF32(info, 7, "params", &params, &pLen) ||
+      !GetFiniteNumber(info, 6, kFn, "logvarScale", &logvarScale) || !GetF32(info, 7, "params", &params, &pLen) ||
       !GetF32(info, 8, "m", &m, &mLen) || !GetF32(info, 9, "v", &v, &vLen) || !GetDim(info, 10, "adamStep", &adamStep) ||
-      !GetDim(info, 11, "steps", &steps) || !GetFiniteNumber(info, 12, "lr", &lr) ||
-      !GetFiniteNumber(info, 13, "beta1", &beta1) || !GetFiniteNumber(info, 14, "beta2", &beta2) ||
-      !GetFiniteNumber(info, 15, "eps", &eps)) {
+      !GetDim(info, 11, "steps", &steps) || !GetFiniteNumber(info, 12, kFn, "lr", &lr) ||
+      !GetFiniteNumber(info, 13, kFn, "beta1", &beta1) || !GetFiniteNumber(info, 14, kFn, "beta2", &beta2) ||
+      !GetFiniteNumber(info, 15, kFn, "eps", &eps)) {
     return env.Undefined();
   }
   if (rowsPerGroup < 1 || xDim < 1 || yDim < 1 || hidden < 1) {
@@ -318,9 +307,9 @@ Napi::Value ClubFitAdam(const Napi::CallbackInfo& info) {
   }
   const ClubLayout layout(xDim, yDim, hidden);
   const std::string shape = "xDim " + std::to_string(xDim) + ", yDim " + std::to_string(yDim) + ", hiddenUnits " + std::to_string(hidden);
-  if (!CheckLength(env, "y", yLen, rows * yDim, std::to_string(rows) + " rows × yDim " + std::to_string(yDim)) ||
-      !CheckLength(env, "params", pLen, layout.size, shape) || !CheckLength(env, "m", mLen, layout.size, shape) ||
-      !CheckLength(env, "v", vLen, layout.size, shape)) {
+  if (!CheckLength(env, kFn, "y", yLen, rows * yDim, std::to_string(rows) + " rows × yDim " + std::to_string(yDim)) ||
+      !CheckLength(env, kFn, "params", pLen, layout.size, shape) || !CheckLength(env, kFn, "m", mLen, layout.size, shape) ||
+      !CheckLength(env, kFn, "v", vLen, layout.size, shape)) {
     return env.Undefined();
   }
   if (!(logvarScale > 0)) return Fail(env, "clubFitAdam: logvarScale must be > 0"), env.Undefined();

@@ -56,6 +56,20 @@ inline bool GetDim(const Napi::CallbackInfo& info, size_t i, const char* name, i
   return true;
 }
 
+// A finite number argument of `fn` (messages name the function and the argument).
+inline bool GetFiniteNumber(const Napi::CallbackInfo& info, size_t i, const char* fn, const char* name, double* out) {
+  if (!info[i].IsNumber()) return Fail(info.Env(), std::string(fn) + ": " + name + " must be a number");
+  *out = info[i].As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(*out)) return Fail(info.Env(), std::string(fn) + ": " + name + " must be finite");
+  return true;
+}
+
+// An array argument of `fn` must have `want` values; `what` says what they are (e.g. "7050 rows × xDim 32").
+inline bool CheckLength(const Napi::Env& env, const char* fn, const char* name, size_t got, int64_t want, const std::string& what) {
+  if (static_cast<int64_t>(got) == want) return true;
+  return Fail(env, std::string(fn) + ": " + name + " has " + std::to_string(got) + " values, expected " + std::to_string(want) + " (" + what + ")");
+}
+
 // Each kernel family registers its functions on the addon's exports (sea_native.cc's Init calls these).
 void RegisterClubFit(Napi::Env env, Napi::Object exports);  // club_fit.cc
 void RegisterSolosim(Napi::Env env, Napi::Object exports);  // solosim.cc
