@@ -1,0 +1,45 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import * as path from "node:path";
+
+const REPO = path.resolve(__dirname, "../..");
+
+function sea(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [path.join(REPO, "bin/sea.js"), ...args], { cwd: REPO, encoding: "utf8" });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+interface Timing {
+  stepSeconds: number;
+  phases: Record<string, number>;
+  batchesPerEpoch: number;
+  epochSeconds: number;
+  parameters: number;
+}
+
+// Timings are not asserted (machines are noisy); the report's structure and consistency are.
+test("sea bench step --json on tiny: both formulations timed, same model, ratios consistent with the timings", () => {
+  const r = sea("bench", "step", "--preset", "tiny", "--steps", "1", "--naive-steps", "1", "--json");
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as Record<string, unknown>;
+  const re = out.reassociated as Timing;
+  const naive = out.naive as Timing;
+  for (const t of [re, naive]) {
+    assert.ok(t.stepSeconds > 0);
+    assert.deepEqual(Object.keys(t.phases).sort(), ["club", "gradient", "update"]);
+    assert.ok(t.epochSeconds >= t.stepSeconds * t.batchesPerEpoch, "an epoch is at least its steps");
+  }
+  assert.equal(re.parameters, naive.parameters, "reassociation changes the computation, not the model");
+  assert.equal(out.speedup, naive.stepSeconds / re.stepSeconds);
+  const projection = out.projectionSeconds as Record<string, number>;
+  assert.equal(out.projectionSpeedup, projection.naive! / projection.reassociated!);
+  assert.ok((out.peakRssMiB as number) > 0);
+});
+
+test("sea bench step with an unknown dataset: one-line error, exit 1", () => {
+  const r = sea("bench", "step", "--preset", "no-such-dataset", "--json");
+  assert.equal(r.status, 1);
+  assert.equal(r.stdout, "");
+  assert.equal(r.stderr.trimEnd().split("\n").filter((l) => l.startsWith("sea: error")).length, 1, r.stderr);
+});
