@@ -19,13 +19,7 @@
 #include <thread>
 #include <vector>
 
-// As in club_fit.cc: an AVX2 and a baseline build of the row kernel, picked by CPU at load time. ISO C++ mode
-// does not contract a·b + c into an FMA, and the code fixes every sum's order, so both give identical bits.
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define SEA_AVX2_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define SEA_AVX2_CLONES
-#endif
+// As in club_fit.cc, the row kernel is built for AVX2 and the baseline (SEA_AVX2_CLONES, common.h).
 
 namespace sea {
 namespace {

@@ -16,15 +16,8 @@
 #include <thread>
 #include <vector>
 
-// The block kernels below are compiled twice on x86-64 Linux with GCC, for AVX2 and for the baseline (SSE2),
-// and the loader picks one by CPU (an ifunc): binding.gyp builds for the baseline, and AVX2 halves the
-// instructions of the row loops (~25% of the step time here). Without FMA contraction (ISO C++ mode) and with
-// explicit partial-sum order, both versions give bit-identical results.
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define SEA_AVX2_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define SEA_AVX2_CLONES
-#endif
+// The block kernels below use SEA_AVX2_CLONES (common.h): AVX2 halves the instructions of the row loops
+// (~25% of the step time here).
 
 namespace sea {
 namespace {
