@@ -15,6 +15,7 @@ import { Rng } from "../../src/util/rng";
 import { SeaError } from "../../src/util/errors";
 import type { RunMetrics } from "../../src/train/runRecord";
 import { groundTruthFactors } from "../../src/train/analysisHooks";
+import { saveCheckpoint } from "../../src/train/checkpoint";
 
 let dataset: Dataset;
 // Small, fast settings for the `tiny` preset; the method's structure is unchanged.
@@ -109,4 +110,18 @@ test("a run that reached its epoch limit continues when resumed with a larger on
   const m = await trainRun({ dataset, config: longer, variant: "no-both", outDir: dir, quiet: true, resume: true });
   assert.deepEqual(m.epochs.map((e) => e.epoch), [1, 2]);
   assert.equal(m.stopReason, "epochs");
+});
+
+test("a checkpoint of another layout is refused with a message naming it, and left in place", async () => {
+  const config = buildRunConfig({ variant: "sea", sets: FAST, explicit: { epochs: 1 } });
+  const out = tmp("old-checkpoint");
+  const file = path.join(out, "checkpoint.bin");
+  // What the previous version wrote: trainer state without a layout number (its tensors do not matter here).
+  saveCheckpoint(file, { epoch: 1, sinceBest: 0, finished: false, metrics: { dataset: { fingerprint: dataset.fingerprint } } }, []);
+  const before = fs.readFileSync(file);
+  await assert.rejects(
+    trainRun({ dataset, config, variant: "sea", outDir: out, resume: true, quiet: true }),
+    (e: unknown) => e instanceof SeaError && e.message.includes(file) && /layout 1 is not this version's \(2\)/.test(e.message),
+  );
+  assert.deepEqual(fs.readFileSync(file), before, "the checkpoint is not overwritten");
 });
