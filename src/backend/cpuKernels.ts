@@ -50,11 +50,7 @@ function unsortedSegmentSum(args: KernelArgs): tf.TensorInfo {
   const x32 = float32Values(backend, x);
   if (x32) {
     const acc = new Float64Array(numSegments * inner);
-    for (let i = 0; i < ids.length; i++) {
-      const segment = ids[i]!;
-      if (!(segment >= 0 && segment < numSegments)) continue;
-      for (let j = 0, src = i * inner, dst = segment * inner; j < inner; j++) acc[dst + j] += x32[src + j]!;
-    }
+    addRowsBySegment(acc, x32, ids, inner, numSegments);
     return backend.makeTensorInfo(outShape, "float32", new Float32Array(acc));
   }
   const xValues = backend.data.get(x.dataId).values as ArrayLike<number>;

@@ -1,9 +1,10 @@
 /**
  * out[segment(i)] += x[i] over the leading rows of x, in one pass (TF semantics: ids outside
  * [0, numSegments) are dropped). Shared by the cpu and wasm UnsortedSegmentSum kernels; `out` must be zeroed.
+ * A Float64Array `out` accumulates in float64 (the cpu kernel rounds once afterwards, as tfjs does).
  */
 export function addRowsBySegment(
-  out: Float32Array | Int32Array | Uint8Array,
+  out: Float64Array | Float32Array | Int32Array | Uint8Array,
   x: ArrayLike<number>,
   ids: ArrayLike<number>,
   inner: number,
