@@ -1,13 +1,15 @@
 import * as tf from "@tensorflow/tfjs";
 
 /**
- * What the cpu repair kernels (cpuKernels.ts and the modules it registers) use of tfjs's MathBackendCPU,
- * which is not a direct dependency: each tensor's values live in `data.get(dataId).values` (a typed
- * array), and `makeTensorInfo` adopts a fresh typed array as a new tensor without copying it.
+ * What the kit's cpu kernels (the repairs registered by cpuKernels.ts, the BLAS kernels in kernels.ts) use
+ * of tfjs's MathBackendCPU, which is not a direct dependency: each tensor's values live in
+ * `data.get(dataId).values` (a typed array), `makeTensorInfo` adopts a fresh typed array as a new tensor
+ * without copying it, and `disposeIntermediateTensorInfo` frees a kernel's temporary output.
  */
 export interface CpuBackendLike {
   data: { get(dataId: tf.TensorInfo["dataId"]): { values?: unknown } };
   makeTensorInfo(shape: number[], dtype: tf.DataType, values: Float32Array | Int32Array | Uint8Array): tf.TensorInfo;
+  disposeIntermediateTensorInfo(info: tf.TensorInfo): void;
 }
 
 export type KernelArgs = Parameters<tf.KernelFunc>[0];

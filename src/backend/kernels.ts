@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import type { SeaNativeAddon } from "./addon";
+import { cpuBackendOf, float32Values, type CpuBackendLike, type KernelArgs } from "./cpuBackendAccess";
 
 /**
  * BLAS-backed replacements for the tfjs `cpu` backend's BatchMatMul and _FusedMatMul kernels.
@@ -13,15 +14,6 @@ import type { SeaNativeAddon } from "./addon";
 const BATCH_MAT_MUL = "BatchMatMul";
 const FUSED_MAT_MUL = "_FusedMatMul";
 const CPU = "cpu";
-
-/** The cpu backend's storage as far as these kernels use it (MathBackendCPU is not a direct dependency). */
-interface CpuBackendLike {
-  data: { get(dataId: tf.TensorInfo["dataId"]): { values?: unknown } };
-  makeTensorInfo(shape: number[], dtype: tf.DataType, values?: Float32Array): tf.TensorInfo;
-  disposeIntermediateTensorInfo(info: tf.TensorInfo): void;
-}
-
-type KernelArgs = Parameters<tf.KernelFunc>[0];
 
 /** Activation codes understood by the addon's biasActivation (native/src/sea_native.cc). */
 const ACTIVATION_CODES: Readonly<Record<string, number>> = { linear: 0, relu: 1, relu6: 2, elu: 3, leakyrelu: 4, sigmoid: 5 };
@@ -145,12 +137,6 @@ function batchIndices(outer: readonly number[], outOuter: readonly number[]): In
 
 // ---------------------------------------------------------------------------------------------- kernels
 
-function float32Values(backend: CpuBackendLike, info: tf.TensorInfo | undefined): Float32Array | null {
-  if (!info || info.dtype !== "float32") return null;
-  const values = backend.data.get(info.dataId).values;
-  return values instanceof Float32Array ? values : null;
-}
-
 /** The BLAS product of a and b, or null when the JS kernel must handle the case. */
 function blasProduct(addon: SeaNativeAddon, backend: CpuBackendLike, args: KernelArgs): { values: Float32Array; shape: number[] } | null {
   const a = args.inputs.a;
@@ -168,7 +154,7 @@ function blasProduct(addon: SeaNativeAddon, backend: CpuBackendLike, args: Kerne
 }
 
 function nativeBatchMatMul(addon: SeaNativeAddon, args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
-  const backend = args.backend as CpuBackendLike;
+  const backend = cpuBackendOf(args);
   const product = blasProduct(addon, backend, args);
   if (!product) return originals!.batchMatMul.kernelFunc(args);
   return backend.makeTensorInfo(product.shape, "float32", product.values);
@@ -186,7 +172,7 @@ export function biasRepeatsOverRows(biasShape: readonly number[], outShape: read
 }
 
 function nativeFusedMatMul(addon: SeaNativeAddon, args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
-  const backend = args.backend as CpuBackendLike;
+  const backend = cpuBackendOf(args);
   const bias = args.inputs.bias;
   const activation = typeof args.attrs?.activation === "string" ? args.attrs.activation : "linear";
   const alpha = typeof args.attrs?.leakyreluAlpha === "number" ? args.attrs.leakyreluAlpha : 0.2;
