@@ -1,8 +1,9 @@
 import * as tf from "@tensorflow/tfjs";
 import type { Club } from "./club";
-import { clubParameterCount } from "./clubFit";
+import { clubParameterCount, flattenClubWeights } from "./clubFit";
 import { lookUpNativeFunction, type SeaNativeAddon } from "../backend/addon";
 import { nativeKernelsActive } from "../backend/kernels";
+import { readFloat32 } from "../util/takeData";
 
 /**
  * The CLUB upper bound term of the encoder's loss (Club.upperBound, DESIGN §1 "Distance") as one op: its
@@ -63,7 +64,7 @@ export function fusedClubUpperBound(club: Club, x: tf.Tensor2D, y: tf.Tensor2D, 
     const [xt, yt] = args as tf.Tensor2D[];
     const dx = new Float32Array(rows * xDim);
     const dy = new Float32Array(rows * yDim);
-    const bound = kernel(float32Values(xt!), float32Values(yt!), perm, rows, xDim, yDim, hiddenUnits, logvarScale, params, dx, dy);
+    const bound = kernel(readFloat32(xt!), readFloat32(yt!), perm, rows, xDim, yDim, hiddenUnits, logvarScale, params, dx, dy);
     return {
       value: tf.scalar(bound),
       gradFunc: (seed: tf.Tensor) => [tf.mul(seed, tf.tensor2d(dx, [rows, xDim])), tf.mul(seed, tf.tensor2d(dy, [rows, yDim]))],
@@ -74,19 +75,7 @@ export function fusedClubUpperBound(club: Club, x: tf.Tensor2D, y: tf.Tensor2D, 
 
 /** The club's 8 variables concatenated in Club.variables order (the kernels' `params`). */
 export function flatClubParameters(club: Club): Float32Array {
-  const flat = new Float32Array(clubParameterCount(club.xDim, club.yDim, club.hiddenUnits));
-  let at = 0;
-  for (const v of club.variables) {
-    flat.set(float32Values(v), at);
-    at += v.size;
-  }
-  return flat;
-}
-
-/** The tensor's values as a Float32Array (read-only use: on the cpu backend this is its own storage). */
-function float32Values(t: tf.Tensor): Float32Array {
-  const values = t.dataSync();
-  return values instanceof Float32Array ? values : Float32Array.from(values as ArrayLike<number>);
+  return flattenClubWeights(club.getWeights());
 }
 
 // ---------------------------------------------------------------------------------------- the JS twin

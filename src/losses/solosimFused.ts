@@ -1,6 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { lookUpNativeFunction, type SeaNativeAddon } from "../backend/addon";
 import { nativeKernelsActive } from "../backend/kernels";
+import { readFloat32 } from "../util/takeData";
 
 /** The addon's fused Solosim loss + gradient (native/src/solosim.cc). */
 export type SolosimKernel = SeaNativeAddon["solosimForwardBackward"];
@@ -38,17 +39,11 @@ export function fusedSolosimOfNormalized(aNormalized: tf.Tensor2D, bNormalized: 
     const [x, y] = args as tf.Tensor2D[];
     const dA = new Float32Array(n * d);
     const dB = new Float32Array(n * d);
-    const loss = kernel(float32Values(x!), float32Values(y!), n, d, 1 / tau, dA, dB);
+    const loss = kernel(readFloat32(x!), readFloat32(y!), n, d, 1 / tau, dA, dB);
     return {
       value: tf.scalar(loss),
       gradFunc: (dy: tf.Tensor) => [tf.mul(dy, tf.tensor2d(dA, [n, d])), tf.mul(dy, tf.tensor2d(dB, [n, d]))],
     };
   });
   return op(aNormalized, bNormalized) as tf.Scalar;
-}
-
-/** The tensor's values as a Float32Array (read-only use: on the cpu backend this is its own storage). */
-function float32Values(t: tf.Tensor): Float32Array {
-  const values = t.dataSync();
-  return values instanceof Float32Array ? values : Float32Array.from(values as ArrayLike<number>);
 }

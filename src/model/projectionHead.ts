@@ -1,6 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { applyLinear, batchNormTrain, type BatchNormParams, type Linear } from "./params";
 import { NORM_EPS, normalizeRows } from "../losses/normalize";
+import { readFloat32 } from "../util/takeData";
 
 /**
  * The Solosim projection head after its first linear layer (DESIGN §1):
@@ -82,26 +83,26 @@ const fusedHead = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
   const [n, h] = h1!.shape as [number, number];
   const out = w3!.shape[1]!;
   // Copies: the backward must see the values of this forward even if an optimiser writes variables in place.
-  const g1 = Float32Array.from(float32Values(gamma1!));
-  const g2 = Float32Array.from(float32Values(gamma2!));
+  const g1 = Float32Array.from(readFloat32(gamma1!));
+  const g2 = Float32Array.from(readFloat32(gamma2!));
 
   // a = ReLU(BN1(h1))
   const a = new Float32Array(n * h);
-  const bn1 = bnReluForward(float32Values(h1!), n, h, g1, float32Values(beta1!), a);
+  const bn1 = bnReluForward(readFloat32(h1!), n, h, g1, readFloat32(beta1!), a);
   // b = ReLU(BN2(a·W2 + b2)). The bias b2 shifts each column and its batch mean alike, so BN cancels it:
   // it is left out of the forward, and its gradient (Σ over the batch of dz2, zero up to rounding) is returned.
   const z2 = matMulValues(a, n, h, w2!);
   const b = new Float32Array(n * h);
-  const bn2 = bnReluForward(z2, n, h, g2, float32Values(beta2!), b);
+  const bn2 = bnReluForward(z2, n, h, g2, readFloat32(beta2!), b);
   // y = normalise(b·W3 + b3)
   const y = matMulValues(b, n, h, w3!); // overwritten in place by the normalised rows (a fresh array)
   const invNorm = new Float32Array(n);
   const normActive = new Uint8Array(n);
-  normalizeForward(y, n, out, float32Values(b3!), invNorm, normActive);
+  normalizeForward(y, n, out, readFloat32(b3!), invNorm, normActive);
   const value = tf.tensor2d(y, [n, out]);
 
   const gradFunc = (dy: tf.Tensor): tf.Tensor[] => tf.tidy(() => {
-    const dz3 = normalizeBackward(float32Values(dy), y, invNorm, normActive, n, out);
+    const dz3 = normalizeBackward(readFloat32(dy), y, invNorm, normActive, n, out);
     const db3 = columnSums(dz3, n, out);
     const dz3T = tf.tensor2d(dz3, [n, out]);
     const dW3 = tf.matMul(tf.tensor2d(b, [n, h]), dz3T, true, false);
@@ -239,14 +240,8 @@ function matMulValues(x: Float32Array, n: number, k: number, m: tf.Tensor, trans
   // Explicit disposal, not tf.tidy: tidy walks its result, and would visit every element of a typed array.
   const input = tf.tensor2d(x, [n, k]);
   const product = tf.matMul(input, m as tf.Tensor2D, false, transposeM);
-  const values = Float32Array.from(float32Values(product));
+  const values = Float32Array.from(readFloat32(product));
   input.dispose();
   product.dispose();
   return values;
-}
-
-/** The tensor's values as a Float32Array (read-only: on the cpu backend this is its own storage). */
-function float32Values(t: tf.Tensor): Float32Array {
-  const values = t.dataSync();
-  return values instanceof Float32Array ? values : Float32Array.from(values as ArrayLike<number>);
 }

@@ -12,3 +12,12 @@ export function takeData(t: tf.Tensor): Float32Array {
     t.dispose();
   }
 }
+
+/**
+ * A tensor's values as a Float32Array, the tensor kept (read-only use: on the cpu backend this is the tensor's
+ * own storage; other dtypes are converted). For custom ops that hand their inputs to host or native code.
+ */
+export function readFloat32(t: tf.Tensor): Float32Array {
+  const values = t.dataSync();
+  return values instanceof Float32Array ? values : Float32Array.from(values as ArrayLike<number>);
+}
