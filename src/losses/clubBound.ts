@@ -26,14 +26,6 @@ export type ClubBoundKernel = SeaNativeAddon["clubUpperBoundGrad"];
  */
 export type ClubBoundImplementation = "auto" | "native" | "js" | "tfjs";
 
-export type ClubBoundKernelLookup = { kernel: ClubBoundKernel; reason: null } | { kernel: null; reason: string };
-
-/** The native kernel, or why there is none (see lookUpNativeFunction). */
-export function lookUpClubBoundKernel(): ClubBoundKernelLookup {
-  const found = lookUpNativeFunction("clubUpperBoundGrad");
-  return found.fn ? { kernel: found.fn, reason: null } : { kernel: null, reason: found.reason };
-}
-
 /** The kernel `implementation` asks for, or null for the tfjs composition. */
 export function chooseClubBoundKernel(implementation: ClubBoundImplementation): ClubBoundKernel | null {
   switch (implementation) {
@@ -42,12 +34,12 @@ export function chooseClubBoundKernel(implementation: ClubBoundImplementation): 
     case "js":
       return clubUpperBoundGradJs;
     case "native": {
-      const found = lookUpClubBoundKernel();
-      if (!found.kernel) throw new Error(`Club.upperBound: native implementation requested but unavailable: ${found.reason}`);
-      return found.kernel;
+      const found = lookUpNativeFunction("clubUpperBoundGrad");
+      if (!found.fn) throw new Error(`Club.upperBound: native implementation requested but unavailable: ${found.reason}`);
+      return found.fn;
     }
     case "auto":
-      return nativeKernelsActive() && tf.getBackend() === "cpu" ? lookUpClubBoundKernel().kernel : null;
+      return nativeKernelsActive() && tf.getBackend() === "cpu" ? lookUpNativeFunction("clubUpperBoundGrad").fn : null;
   }
 }
 

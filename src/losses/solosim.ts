@@ -1,7 +1,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { assertSameShape2d, normalizeRows } from "./normalize";
 import { diagonalCrossEntropy } from "./diagonalCrossEntropy";
-import { fusedSolosimOfNormalized, fusedSolosimPreferred, lookUpSolosimKernel } from "./solosimFused";
+import { fusedSolosimOfNormalized, fusedSolosimPreferred } from "./solosimFused";
+import { lookUpNativeFunction } from "../backend/addon";
 
 /**
  * How solosimLossWith computes the loss after normalising the rows:
@@ -35,9 +36,9 @@ export function solosimLossWith(a: tf.Tensor2D, b: tf.Tensor2D, tau: number, pat
   if (path !== "auto" && path !== "fused" && path !== "tfjs") throw new Error(`solosimLoss: unknown path "${String(path)}" (auto, fused or tfjs)`);
   const chosen = path === "auto" ? solosimAutoPath() : path;
   if (chosen === "fused") {
-    const lookup = lookUpSolosimKernel();
-    if (!lookup.kernel) throw new Error(`solosimLoss: the fused path needs the native solosimForwardBackward kernel: ${lookup.reason}`);
-    const kernel = lookup.kernel;
+    const lookup = lookUpNativeFunction("solosimForwardBackward");
+    if (!lookup.fn) throw new Error(`solosimLoss: the fused path needs the native solosimForwardBackward kernel: ${lookup.reason}`);
+    const kernel = lookup.fn;
     return tf.tidy(() => fusedSolosimOfNormalized(normalizeRows(a), normalizeRows(b), tau, kernel));
   }
   return tf.tidy(() => {

@@ -6,21 +6,13 @@ import { readFloat32 } from "../util/takeData";
 /** The addon's fused Solosim loss + gradient (native/src/solosim.cc). */
 export type SolosimKernel = SeaNativeAddon["solosimForwardBackward"];
 
-export type SolosimKernelLookup = { kernel: SolosimKernel; reason: null } | { kernel: null; reason: string };
-
-/** The native kernel, or why there is none (see lookUpNativeFunction). */
-export function lookUpSolosimKernel(): SolosimKernelLookup {
-  const found = lookUpNativeFunction("solosimForwardBackward");
-  return found.fn ? { kernel: found.fn, reason: null } : { kernel: null, reason: found.reason };
-}
-
 /**
  * True when solosimLoss's default path is the fused kernel: the kernel exists, the native BLAS kernels are
  * active and tfjs runs on its "cpu" backend — the configuration where the unfused n×n element-wise work runs
  * in tfjs's JS loops. Other backends (wasm, tfjs-node) keep the tfjs path.
  */
 export function fusedSolosimPreferred(): boolean {
-  return nativeKernelsActive() && tf.getBackend() === "cpu" && lookUpSolosimKernel().kernel !== null;
+  return nativeKernelsActive() && tf.getBackend() === "cpu" && lookUpNativeFunction("solosimForwardBackward").fn !== null;
 }
 
 /**

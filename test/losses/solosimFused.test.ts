@@ -1,17 +1,17 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { loadNativeAddon } from "../../src/backend/addon";
+import { loadNativeAddon, lookUpNativeFunction } from "../../src/backend/addon";
 import { disableNativeKernels, enableNativeKernels } from "../../src/backend/kernels";
 import { solosimAutoPath, solosimLoss, solosimLossWith, type SolosimPath } from "../../src/losses/solosim";
-import { lookUpSolosimKernel, type SolosimKernel } from "../../src/losses/solosimFused";
+import { type SolosimKernel } from "../../src/losses/solosimFused";
 import { Rng } from "../../src/util/rng";
 import { assertClose, normalizeRows64 } from "./helpers";
 
 // The fused kernel is native code: CI sets SEA_EXPECT_NATIVE=1 so a missing or stale addon fails there; elsewhere
 // the native cases report why they could not run and check that the fused path refuses with that reason.
-const lookup = lookUpSolosimKernel();
-const kernel: SolosimKernel | null = lookup.kernel;
+const lookup = lookUpNativeFunction("solosimForwardBackward");
+const kernel: SolosimKernel | null = lookup.fn;
 
 before(async () => {
   await tf.setBackend("cpu");
