@@ -77,20 +77,9 @@ export function flatClubParameters(club: Club): Float32Array {
  * mirroring native/src/club_bound.cc operation for operation in float64 (same summation orders), so the two
  * agree to the last bits of exp: writes dx = ∂B/∂x, dy = ∂B/∂y and returns B.
  */
-export function clubUpperBoundGradJs(
-  x: Float32Array,
-  y: Float32Array,
-  perm: Int32Array,
-  rows: number,
-  xDim: number,
-  yDim: number,
-  hiddenUnits: number,
-  logvarScale: number,
-  params: Float32Array,
-  dx: Float32Array,
-  dy: Float32Array,
-): number {
-  checkBoundArguments(x, y, perm, rows, xDim, yDim, hiddenUnits, logvarScale, params, dx, dy);
+export function clubUpperBoundGradJs(...args: Parameters<ClubBoundKernel>): number {
+  checkBoundArguments(...args);
+  const [x, y, perm, rows, xDim, yDim, hiddenUnits, logvarScale, params, dx, dy] = args;
   const net = boundNet(params, xDim, yDim, hiddenUnits, logvarScale);
   const term = new Float64Array(rows);
   const gX = new Float64Array(rows * xDim);
@@ -241,19 +230,8 @@ function boundRowsJs(
 }
 
 /** The addon's argument checks (same conditions, same wording, without the addon's "sea_native: " prefix). */
-function checkBoundArguments(
-  x: Float32Array,
-  y: Float32Array,
-  perm: Int32Array,
-  rows: number,
-  xDim: number,
-  yDim: number,
-  hiddenUnits: number,
-  logvarScale: number,
-  params: Float32Array,
-  dx: Float32Array,
-  dy: Float32Array,
-): void {
+function checkBoundArguments(...args: Parameters<ClubBoundKernel>): void {
+  const [x, y, perm, rows, xDim, yDim, hiddenUnits, logvarScale, params, dx, dy] = args;
   const fail = (message: string): never => {
     throw new TypeError(message);
   };

@@ -139,25 +139,9 @@ function concatFloat32(parts: readonly Float32Array[]): Float32Array {
  * and backward row by row in float64 (one scratch array per quantity, no per-element closures), Adam in
  * float64, parameters and moments stored back as float32. Mirrors native/src/club_fit.cc.
  */
-export function clubFitAdamJs(
-  x: Float32Array,
-  y: Float32Array,
-  rowsPerGroup: number,
-  xDim: number,
-  yDim: number,
-  hiddenUnits: number,
-  logvarScale: number,
-  params: Float32Array,
-  m: Float32Array,
-  v: Float32Array,
-  adamStep: number,
-  steps: number,
-  lr: number,
-  beta1: number,
-  beta2: number,
-  eps: number,
-): number {
-  const rows = checkFitArguments(x, y, rowsPerGroup, xDim, yDim, hiddenUnits, logvarScale, params, m, v, adamStep, steps, lr, beta1, beta2, eps);
+export function clubFitAdamJs(...args: Parameters<ClubFitAdam>): number {
+  const rows = checkFitArguments(...args);
+  const [x, y, rowsPerGroup, xDim, yDim, hiddenUnits, logvarScale, params, m, v, adamStep, steps, lr, beta1, beta2, eps] = args;
   const grad = new Float64Array(params.length);
   const paramArrays = clubArrays(params, xDim, yDim, hiddenUnits);
   const gradArrays = clubArrays(grad, xDim, yDim, hiddenUnits);
@@ -336,24 +320,8 @@ function adamUpdateJs(grad: Float64Array, params: Float32Array, m: Float32Array,
 }
 
 /** The addon's argument checks (same conditions, same wording); returns the number of rows. */
-function checkFitArguments(
-  x: Float32Array,
-  y: Float32Array,
-  rowsPerGroup: number,
-  xDim: number,
-  yDim: number,
-  hiddenUnits: number,
-  logvarScale: number,
-  params: Float32Array,
-  m: Float32Array,
-  v: Float32Array,
-  adamStep: number,
-  steps: number,
-  lr: number,
-  beta1: number,
-  beta2: number,
-  eps: number,
-): number {
+function checkFitArguments(...args: Parameters<ClubFitAdam>): number {
+  const [x, y, rowsPerGroup, xDim, yDim, hiddenUnits, logvarScale, params, m, v, adamStep, steps, lr, beta1, beta2, eps] = args;
   const fail = (message: string): never => {
     throw new TypeError(`clubFitAdam: ${message}`);
   };

@@ -145,18 +145,8 @@ export class Adam {
  * parameters into `out` (the old array may still be read by tensors that share it). Arithmetic in float64,
  * rounded once per stored value.
  */
-export function hostAdamUpdate(
-  params: Float32Array,
-  grad: Float32Array,
-  m: Float32Array,
-  v: Float32Array,
-  out: Float32Array,
-  stepSize: number,
-  invCorrection2: number,
-  beta1: number,
-  beta2: number,
-  eps: number,
-): void {
+export function hostAdamUpdate(...args: Parameters<SeaNativeAddon["adamUpdate"]>): void {
+  const [params, grad, m, v, out, stepSize, invCorrection2, beta1, beta2, eps] = args;
   const c1 = 1 - beta1;
   const c2 = 1 - beta2;
   for (let i = 0; i < params.length; i++) {
