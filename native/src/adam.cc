@@ -59,10 +59,7 @@ Napi::Value AdamUpdate(const Napi::CallbackInfo& info) {
                    info[9].As<Napi::Number>().DoubleValue()};
   const int64_t total = static_cast<int64_t>(n);
   const int threads = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(gThreads, total / kMinElementsPerThread)));
-  std::vector<std::thread> pool;
-  for (int t = 1; t < threads; t++) pool.emplace_back([&a, t, threads, total] { AdamRange(a, total * t / threads, total * (t + 1) / threads); });
-  AdamRange(a, 0, total / threads);
-  for (auto& th : pool) th.join();
+  ForEachRange(total, threads, [&a](int64_t begin, int64_t end) { AdamRange(a, begin, end); });
   return env.Undefined();
 }
 

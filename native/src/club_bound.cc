@@ -157,13 +157,7 @@ int ThreadsFor(const BoundProblem& p) {
 // Rows split into one contiguous range per thread. Each row's outputs depend on that row only, so the split
 // does not change any bit of the result.
 void RunRows(const BoundProblem& p) {
-  const int threads = ThreadsFor(p);
-  std::vector<std::thread> pool;
-  for (int t = 1; t < threads; t++) {
-    pool.emplace_back([&p, t, threads] { BoundRows(p, p.rows * t / threads, p.rows * (t + 1) / threads); });
-  }
-  BoundRows(p, 0, p.rows / threads);
-  for (auto& th : pool) th.join();
+  ForEachRange(p.rows, ThreadsFor(p), [&p](int64_t begin, int64_t end) { BoundRows(p, begin, end); });
 }
 
 constexpr const char* kFn = "clubUpperBoundGrad";  // names the function in argument errors

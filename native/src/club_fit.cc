@@ -231,10 +231,7 @@ std::vector<ThreadWork> SplitRows(const FitProblem& p) {
 // The loss and its gradient at `params` (full batch). The threads' partials are summed in thread order, so
 // the result depends only on the thread count.
 double LossAndGradient(const FitProblem& p, const float* params, std::vector<ThreadWork>& work, std::vector<double>& grad) {
-  std::vector<std::thread> pool;
-  for (size_t t = 1; t < work.size(); t++) pool.emplace_back([&, t] { AccumulateRows(p, params, work[t]); });
-  AccumulateRows(p, params, work[0]);
-  for (auto& th : pool) th.join();
+  RunOnThreads(static_cast<int>(work.size()), [&](int t) { AccumulateRows(p, params, work[t]); });
   // loss = Σ_groups mean_group nll = Σ_all nll / rowsPerGroup (every group has rowsPerGroup rows).
   const double scale = 1.0 / static_cast<double>(p.rowsPerGroup);
   std::fill(grad.begin(), grad.end(), 0.0);

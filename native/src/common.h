@@ -6,6 +6,8 @@
 #include <cmath>
 #include <cstdint>
 #include <string>
+#include <thread>
+#include <vector>
 
 #if defined(SEA_ACCELERATE)
 #include <Accelerate/Accelerate.h>
@@ -77,6 +79,23 @@ inline bool GetFiniteNumber(const Napi::CallbackInfo& info, size_t i, const char
 inline bool CheckLength(const Napi::Env& env, const char* fn, const char* name, size_t got, int64_t want, const std::string& what) {
   if (static_cast<int64_t>(got) == want) return true;
   return Fail(env, std::string(fn) + ": " + name + " has " + std::to_string(got) + " values, expected " + std::to_string(want) + " (" + what + ")");
+}
+
+// Runs body(t) for every t in [0, threads): t = 0 on the calling thread, the others on fresh threads; returns
+// when all are done.
+template <typename Body>
+void RunOnThreads(int threads, const Body& body) {
+  std::vector<std::thread> pool;
+  for (int t = 1; t < threads; t++) pool.emplace_back([&body, t] { body(t); });
+  body(0);
+  for (auto& th : pool) th.join();
+}
+
+// Splits [0, total) into `threads` contiguous ranges (the same split for the same arguments) and runs
+// body(begin, end) on each, one per thread (RunOnThreads).
+template <typename Body>
+void ForEachRange(int64_t total, int threads, const Body& body) {
+  RunOnThreads(threads, [&](int t) { body(total * t / threads, total * (t + 1) / threads); });
 }
 
 // Each kernel family registers its functions on the addon's exports (sea_native.cc's Init calls these).

@@ -205,12 +205,7 @@ Napi::Value Spmm(const Napi::CallbackInfo& info) {
       const int32_t* it = std::lower_bound(s.indptr, s.indptr + s.nRows + 1, target);
       bounds[t] = std::max(bounds[t - 1], std::min<int64_t>(it - s.indptr, s.nRows));
     }
-    std::vector<std::thread> pool;
-    for (int t = 1; t < threads; t++) {
-      pool.emplace_back([&, t] { if (!SpmmRows(s, bounds[t], bounds[t + 1])) ok = false; });
-    }
-    if (!SpmmRows(s, bounds[0], bounds[1])) ok = false;
-    for (auto& th : pool) th.join();
+    sea::RunOnThreads(threads, [&](int t) { if (!SpmmRows(s, bounds[t], bounds[t + 1])) ok = false; });
   }
   if (!ok) return Fail(env, "malformed CSR (decreasing indptr or column index out of range)"), env.Undefined();
   return env.Undefined();

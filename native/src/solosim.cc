@@ -173,14 +173,7 @@ void ScoresToExpRows(float* block, int64_t n, int64_t r0, int64_t i0, int64_t i1
 void ScoresToExpBlock(float* block, int64_t rows, int64_t n, int64_t r0, double* rowLoss, float* rowScale) {
   const int64_t byWork = rows * n / kMinEntriesPerThread;
   const int threads = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>({static_cast<int64_t>(gThreads), byWork, rows})));
-  std::vector<std::thread> pool;
-  pool.reserve(threads - 1);
-  for (int t = 1; t < threads; t++) {
-    const int64_t i0 = rows * t / threads, i1 = rows * (t + 1) / threads;
-    pool.emplace_back([=] { ScoresToExpRows(block, n, r0, i0, i1, rowLoss, rowScale); });
-  }
-  ScoresToExpRows(block, n, r0, 0, rows / threads, rowLoss, rowScale);
-  for (auto& th : pool) th.join();
+  ForEachRange(rows, threads, [=](int64_t i0, int64_t i1) { ScoresToExpRows(block, n, r0, i0, i1, rowLoss, rowScale); });
 }
 
 // Working memory of one call.
