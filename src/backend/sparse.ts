@@ -63,6 +63,27 @@ export class SparseMatrix {
     return this.apply(this.csrT, dense);
   }
 
+  /**
+   * out = A·x, or Aᵀ·x with `transpose`, on host arrays: x is row-major [nCols, d] ([nRows, d] transposed),
+   * out [nRows, d] ([nCols, d]) is overwritten. For custom ops that keep their state in typed arrays (no
+   * tensors, no tape). Native when strategy "native" is asked for, or "auto" finds the native kernels
+   * active; else the JS loop ("ops" means nothing for host arrays). Aᵀ runs the row kernel on the stored
+   * transposed CSR, so it is threaded like A·x rather than a single-threaded scatter.
+   */
+  multiplyHost(x: Float32Array, d: number, out: Float32Array, transpose = false): void {
+    const m = transpose ? this.csrT : this.csr;
+    if (!Number.isInteger(d) || d < 1 || x.length !== m.nCols * d || out.length !== m.nRows * d) {
+      throw new Error(
+        `SparseMatrix.multiplyHost: x of length ${x.length} and out of length ${out.length} do not fit ` +
+          `${transpose ? "the transpose of " : ""}a ${this.nRows}x${this.nCols} sparse matrix with d = ${d} ` +
+          `(need ${m.nCols}·d and ${m.nRows}·d)`,
+      );
+    }
+    if (overlaps(x, out)) throw new Error("SparseMatrix.multiplyHost: x and out share memory (the product would read what it overwrites)");
+    if (this.hostStrategy() === "native") requireAddon().spmm(m.indptr, m.indices, m.values, m.nCols, x, d, out);
+    else jsSpmm(m, x, d, out);
+  }
+
   /** The dense [nRows, nCols] matrix (tests and tiny graphs only). */
   toDense(): tf.Tensor2D {
     const out = new Float32Array(this.nRows * this.nCols);
@@ -93,6 +114,12 @@ export class SparseMatrix {
     });
   }
 
+  /** multiplyHost's choice: the backend plays no part (the arrays are already on the host). */
+  private hostStrategy(): "native" | "js" {
+    if (this.strategy === "native") return "native";
+    return this.strategy === "auto" && nativeKernelsActive() ? "native" : "js";
+  }
+
   private resolveStrategy(): Exclude<SparseStrategy, "auto"> {
     if (this.strategy !== "auto") return this.strategy;
     if (!HOST_BACKENDS.has(tf.getBackend())) return "ops";
@@ -104,6 +131,10 @@ function requireAddon(): SeaNativeAddon {
   const addon = loadNativeAddon();
   if (!addon) throw new Error("SparseMatrix: strategy 'native' requested but the native addon is not available");
   return addon;
+}
+
+function overlaps(a: Float32Array, b: Float32Array): boolean {
+  return a.buffer === b.buffer && a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
 }
 
 /** out[nRows×d] = A·x, row by row (the same loop as the native kernel). */

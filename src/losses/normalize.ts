@@ -5,8 +5,8 @@ export const NORM_EPS = 1e-12;
 
 /**
  * Rows scaled to unit L2 norm: x_i / max(‖x_i‖, eps). The max is taken on the squared norm before
- * the square root, so an all-zero row gives a zero row and a zero (not NaN) gradient: the gradient of
- * sqrt at 0 is infinite, and tf.maximum routes the gradient to the constant branch there.
+ * the square root, so an all-zero row gives a zero row and a finite (not NaN) gradient, dy/eps: the
+ * gradient of sqrt at 0 is infinite, and tf.maximum routes the gradient to the constant branch there.
  */
 export function normalizeRows(x: tf.Tensor2D, eps = NORM_EPS): tf.Tensor2D {
   return tf.tidy(() => {

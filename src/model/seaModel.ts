@@ -3,7 +3,7 @@ import type { SeaConfig } from "./config";
 import { ItemProjection, type ConsumerSpec } from "./itemProjection";
 import { ParamStore, applyLinear, type BatchNormParams, type Linear } from "./params";
 import { projectionHeadRest } from "./projectionHead";
-import { normalizeRows } from "../losses/normalize";
+import { graphEncoders } from "./graphEncoder";
 import type { SparseMatrix } from "../backend/sparse";
 import { Rng, deriveSeed } from "../util/rng";
 
@@ -149,25 +149,14 @@ export class SeaModel {
       }
     }
 
-    const userParts: tf.Tensor2D[] = [];
-    const itemParts: tf.Tensor2D[] = [];
-    for (let i = 0; i < M; i++) {
-      const enc = this.encoders[i]!;
-      const itemIn = applyLinear(tf.leakyRelu(encoderInputs[i]!, c.leakySlope) as tf.Tensor2D, enc.second); // [N, k]
-      const x0 = normalizeRows(tf.concat([enc.userPreference as tf.Tensor2D, itemIn], 0) as tf.Tensor2D);
-      let h = x0;
-      let sum = x0;
-      for (let l = 0; l < c.graphLayers; l++) {
-        h = data.userItemGraph.matMul(h);
-        sum = tf.add(sum, h) as tf.Tensor2D;
-      }
-      // split, not two slices: its gradient is one concat, where each slice's would be a full-size pad.
-      const [userPart, itemPart] = tf.split(sum, [data.nUsers, data.nItems], 0) as [tf.Tensor2D, tf.Tensor2D];
-      userParts.push(userPart);
-      itemParts.push(itemPart);
-    }
-    const users = tf.concat(userParts.map((u, i) => tf.mul(u, this.modalityWeights.slice([0, i], [-1, 1]))), 1) as tf.Tensor2D;
-    let items = tf.concat(itemParts, 1) as tf.Tensor2D;
+    // Encoders' second layers, the user–item propagation and the fusion: one op (graphEncoder.ts).
+    const encoded = graphEncoders(
+      this.encoders.map((enc, i) => ({ hidden: encoderInputs[i]!, second: enc.second, userPreference: enc.userPreference as tf.Tensor2D })),
+      this.modalityWeights as tf.Tensor2D,
+      { graph: data.userItemGraph, layers: c.graphLayers, leakySlope: c.leakySlope },
+    );
+    const users = encoded.users;
+    let items = encoded.items;
     if (data.itemGraph) items = tf.add(items, data.itemGraph.matMul(items)) as tf.Tensor2D;
     return { users, items, heads, distanceParts, subtraction };
   }

@@ -1,0 +1,471 @@
+import * as tf from "@tensorflow/tfjs";
+import { NORM_EPS, normalizeRows } from "../losses/normalize";
+import type { SparseMatrix } from "../backend/sparse";
+import { readFloat32 } from "../util/takeData";
+
+/**
+ * The per-modality graph encoders and the user-side fusion (DESIGN §1, "Graph encoder per modality" and
+ * "Fusion"), from each encoder's first-layer pre-activation to the fused user and item representations:
+ *
+ *   itemIn_m = leakyRelu(hidden_m)·W2_m + b2_m                         [N, k]
+ *   x0_m     = normalizeRows([userPreference_m; itemIn_m])            [U+N, k], users first
+ *   sum_m    = Σ_{l=0..L} Aˡ·x0_m                                      (LightGCN-style layer sum)
+ *   users    = [sum_1[:U]·w_1, …, sum_M[:U]·w_M]                       [U, M·k], w_m = modalityWeights[:, m]
+ *   items    = [sum_1[U:], …, sum_M[U:]]                               [N, M·k]
+ */
+export interface GraphEncoderModality {
+  /** The encoder's first-layer pre-activation [N, H] (LeakyReLU is applied here). */
+  readonly hidden: tf.Tensor2D;
+  /** The encoder's second layer: w [H, k], b [k]. */
+  readonly second: { readonly w: tf.Tensor; readonly b: tf.Tensor };
+  /** Free user embeddings of this modality [U, k]. */
+  readonly userPreference: tf.Tensor2D;
+}
+
+export interface GraphEncoderOptions {
+  /** The normalised user–item graph A, (U+N)×(U+N), users first (not assumed symmetric). */
+  readonly graph: SparseMatrix;
+  /** Propagation layers L ≥ 0 (config graphLayers). */
+  readonly layers: number;
+  /** LeakyReLU slope for negative inputs (config leakySlope). */
+  readonly leakySlope: number;
+}
+
+export interface GraphEncoderOutput {
+  readonly users: tf.Tensor2D; // [U, M·k]
+  readonly items: tf.Tensor2D; // [N, M·k]
+}
+
+/** "fused": one custom op with a hand-written backward over host arrays; "tfjs": the op-by-op composition. */
+export type GraphEncoderPath = "fused" | "tfjs";
+
+/**
+ * The graph encoders of all modalities. On the tfjs "cpu" backend tensors live in host memory, so the fused
+ * op replaces ~60 small kernels on [U+N, k] arrays (and LeakyReLU's Select-based gradient) with two BLAS
+ * products and 2L sparse products per modality plus a few typed-array passes. Other backends keep the
+ * composition (reading tensors back would cost a device sync).
+ */
+export function graphEncoders(modalities: readonly GraphEncoderModality[], modalityWeights: tf.Tensor2D, options: GraphEncoderOptions): GraphEncoderOutput {
+  return graphEncodersWith(modalities, modalityWeights, options, tf.getBackend() === "cpu" ? "fused" : "tfjs");
+}
+
+/** graphEncoders on a chosen path (tests compare the two; they agree to float32 rounding). */
+export function graphEncodersWith(
+  modalities: readonly GraphEncoderModality[],
+  modalityWeights: tf.Tensor2D,
+  options: GraphEncoderOptions,
+  path: GraphEncoderPath,
+): GraphEncoderOutput {
+  const dims = checkShapes(modalities, modalityWeights, options);
+  if (path === "tfjs") return graphEncodersTfjs(modalities, modalityWeights, options, dims.nUsers, dims.nItems);
+  return tf.tidy(() => {
+    const op = fusedOp(dims, options);
+    const inputs: tf.Tensor[] = [modalityWeights];
+    for (const m of modalities) inputs.push(m.hidden, m.second.w, m.second.b, m.userPreference);
+    // customGrad has one output: users and items come stacked as [U+N, M·k] rows, and one split (a copy of
+    // each row block; its gradient, one concat, is exactly the stacked dy the backward reads) separates them.
+    const [users, items] = tf.split(op(...inputs), [dims.nUsers, dims.nItems], 0) as [tf.Tensor2D, tf.Tensor2D];
+    return { users, items };
+  });
+}
+
+/** The reference composition, op by op (this was the loop in SeaModel.forward). */
+function graphEncodersTfjs(
+  modalities: readonly GraphEncoderModality[],
+  modalityWeights: tf.Tensor2D,
+  options: GraphEncoderOptions,
+  nUsers: number,
+  nItems: number,
+): GraphEncoderOutput {
+  return tf.tidy(() => {
+    const userParts: tf.Tensor2D[] = [];
+    const itemParts: tf.Tensor2D[] = [];
+    for (const m of modalities) {
+      const activated = tf.leakyRelu(m.hidden, options.leakySlope) as tf.Tensor2D;
+      const itemIn = tf.add(tf.matMul(activated, m.second.w as tf.Tensor2D), m.second.b) as tf.Tensor2D; // [N, k]
+      const x0 = normalizeRows(tf.concat([m.userPreference, itemIn], 0) as tf.Tensor2D);
+      let h = x0;
+      let sum = x0;
+      for (let l = 0; l < options.layers; l++) {
+        h = options.graph.matMul(h);
+        sum = tf.add(sum, h) as tf.Tensor2D;
+      }
+      // split, not two slices: its gradient is one concat, where each slice's would be a full-size pad.
+      const [userPart, itemPart] = tf.split(sum, [nUsers, nItems], 0) as [tf.Tensor2D, tf.Tensor2D];
+      userParts.push(userPart);
+      itemParts.push(itemPart);
+    }
+    const users = tf.concat(userParts.map((u, i) => tf.mul(u, modalityWeights.slice([0, i], [-1, 1]))), 1) as tf.Tensor2D;
+    const items = tf.concat(itemParts, 1) as tf.Tensor2D;
+    return { users, items };
+  });
+}
+
+interface Dims {
+  readonly nUsers: number;
+  readonly nItems: number;
+  readonly k: number;
+  /** Hidden width per modality. */
+  readonly hidden: readonly number[];
+}
+
+function checkShapes(modalities: readonly GraphEncoderModality[], modalityWeights: tf.Tensor2D, options: GraphEncoderOptions): Dims {
+  const fail = (why: string): never => {
+    const shapes = modalities
+      .map((m, i) => `modality ${i}: hidden [${m.hidden.shape}], w2 [${m.second.w.shape}], b2 [${m.second.b.shape}], userPreference [${m.userPreference.shape}]`)
+      .join("; ");
+    throw new Error(`graphEncoders: ${why} (modalityWeights [${modalityWeights.shape}]; ${shapes || "no modality"}; graph ${options.graph.nRows}x${options.graph.nCols})`);
+  };
+  if (!Number.isInteger(options.layers) || options.layers < 0) fail(`layers must be an integer ≥ 0, got ${options.layers}`);
+  if (!Number.isFinite(options.leakySlope)) fail(`leakySlope must be finite, got ${options.leakySlope}`);
+  if (modalities.length === 0) fail("need at least one modality");
+  if (modalityWeights.rank !== 2 || modalityWeights.shape[1] !== modalities.length) fail(`modalityWeights must be [U, ${modalities.length}]`);
+  const nUsers = modalityWeights.shape[0];
+  const first = modalities[0]!;
+  const nItems = first.hidden.shape[0]!;
+  const k = first.second.w.shape[1]!;
+  const hidden: number[] = [];
+  modalities.forEach((m, i) => {
+    const h = m.hidden.shape[1]!;
+    if (m.hidden.rank !== 2 || m.hidden.shape[0] !== nItems) fail(`modality ${i}: hidden must be [N = ${nItems}, H]`);
+    if (m.second.w.rank !== 2 || m.second.w.shape[0] !== h || m.second.w.shape[1] !== k) fail(`modality ${i}: w2 must be [H = ${h}, k = ${k}]`);
+    if (m.second.b.size !== k || m.second.b.rank > 2 || m.second.b.shape[m.second.b.rank - 1] !== k) fail(`modality ${i}: b2 must be [k = ${k}]`);
+    if (m.userPreference.rank !== 2 || m.userPreference.shape[0] !== nUsers || m.userPreference.shape[1] !== k) {
+      fail(`modality ${i}: userPreference must be [U = ${nUsers}, k = ${k}]`);
+    }
+    hidden.push(h);
+  });
+  if (options.graph.nRows !== nUsers + nItems || options.graph.nCols !== nUsers + nItems) fail(`graph must be (U+N)x(U+N) = ${nUsers + nItems}x${nUsers + nItems}`);
+  if (nUsers + nItems < 1 || k < 1) fail("need U + N ≥ 1 and k ≥ 1");
+  return { nUsers, nItems, k, hidden };
+}
+
+/** What one modality's forward keeps for the backward (host arrays only: nothing to leak). */
+interface ModalitySaved {
+  /** leakyRelu(hidden) [N, H]: the input of W2, so dW2 = leakyᵀ·d itemIn. */
+  readonly leaky: Float32Array;
+  /**
+   * What LeakyReLU's gradient tests for > 0 [N, H]: for a slope ≥ 0, leaky > 0 exactly where hidden > 0
+   * (slope·v of a negative v is negative or −0), so `leaky` itself; for a negative slope a copy of hidden.
+   */
+  readonly positiveTest: Float32Array;
+  /** W2 as of this forward [H, k]. */
+  readonly w2: Float32Array;
+  /** x0 = the normalised rows [U+N, k] (normalisation's backward reads y). */
+  readonly x0: Float32Array;
+  /** 1/max(‖row‖, eps) per row of x0, as float32 (what the tfjs path multiplies by). */
+  readonly invNorm: Float32Array;
+  /** Whether ‖row‖² reached eps² (tf.maximum sends the gradient to that branch when ≥). */
+  readonly active: Uint8Array;
+  /** The layer sum's user rows [U, k], before the modality weight (d modalityWeights reads them). */
+  readonly sumUsers: Float32Array;
+}
+
+/**
+ * The fused op for one call's constants. All tensors are explicit inputs, in the order
+ * [modalityWeights, (hidden, w2, b2, userPreference) per modality], so tf.variableGrads (which walks the
+ * tape's inputs) reaches the variables; the gradient returns one tensor per input.
+ */
+function fusedOp(dims: Dims, options: GraphEncoderOptions): (...inputs: tf.Tensor[]) => tf.Tensor {
+  const { nUsers: U, nItems: N, k } = dims;
+  const M = dims.hidden.length;
+  const L = options.layers;
+  const graph = options.graph;
+  const rows = U + N;
+  const width = M * k;
+  return tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const tensors = args.slice(0, 1 + 4 * M) as tf.Tensor[];
+    // A copy: the backward must use this forward's weights even if an optimiser writes variables in place.
+    const weights = Float32Array.from(readFloat32(tensors[0]!)); // [U, M]
+    const out = new Float32Array(rows * width); // users rows (weighted) then item rows
+    const saved: ModalitySaved[] = [];
+    for (let m = 0; m < M; m++) {
+      const [hidden, w2, b2, userPreference] = tensors.slice(1 + 4 * m, 5 + 4 * m) as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+      const H = dims.hidden[m]!;
+      const hiddenValues = readFloat32(hidden);
+      const leaky = leakyRelu(hiddenValues, options.leakySlope);
+      const w2Values = Float32Array.from(readFloat32(w2));
+      const x0 = new Float32Array(rows * k);
+      const invNorm = new Float32Array(rows);
+      const active = new Uint8Array(rows);
+      normalizeInto(readFloat32(userPreference), null, x0, 0, U, k, invNorm, active);
+      // itemIn = leaky·W2 (BLAS), + b2 and normalised straight into x0's item rows.
+      const leakyTensor = tf.tensor2d(leaky, [N, H]);
+      const w2Tensor = tf.tensor2d(w2Values, [H, k]);
+      const product = tf.matMul(leakyTensor, w2Tensor);
+      normalizeInto(readFloat32(product), readFloat32(b2), x0, U, N, k, invNorm, active);
+      leakyTensor.dispose();
+      w2Tensor.dispose();
+      product.dispose();
+
+      const sumUsers = new Float32Array(U * k);
+      const [base, next, last] = layerSumTerms(graph, x0, L, k, false);
+      writeOutputs(base, next, last, sumUsers, weights, m, M, out, U, N, k, width);
+      const positiveTest = options.leakySlope >= 0 ? leaky : Float32Array.from(hiddenValues);
+      saved.push({ leaky, positiveTest, w2: w2Values, x0, invNorm, active, sumUsers });
+    }
+    const value = tf.tensor2d(out, [rows, width]);
+
+    const gradFunc = (dy: tf.Tensor): tf.Tensor[] => {
+      const dyValues = readFloat32(dy); // [U+N, M·k]
+      const dWeights = new Float32Array(U * M);
+      const g = scratch(G_SLOT, rows * k);
+      const grads: tf.Tensor[] = [];
+      for (let m = 0; m < M; m++) {
+        const s = saved[m]!;
+        const [hidden, w2, b2, userPreference] = tensors.slice(1 + 4 * m, 5 + 4 * m) as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+        layerSumGradient(dyValues, weights, s.sumUsers, m, M, g, dWeights, U, N, k, width);
+        // d x0 = Σ_{l=0..L} (Aᵀ)ˡ·g: the transpose of the forward's layer sum (the same L products as Horner's
+        // g + Aᵀ(g + Aᵀ(…)), and for L ≤ 2 no pass of its own: the normalisation pass adds the terms).
+        const [base, next, last] = layerSumTerms(graph, g, L, k, true);
+        const dUserPreference = new Float32Array(U * k);
+        const dItemIn = new Float32Array(N * k);
+        normalizeBackward(base, next, last, s, dUserPreference, 0, U, k);
+        normalizeBackward(base, next, last, s, dItemIn, U, N, k);
+        const H = dims.hidden[m]!;
+        const [dHidden, dW2] = denseBackward(s, dItemIn, N, H, k, options.leakySlope);
+        grads.push(
+          tf.tensor(dHidden, hidden.shape),
+          tf.tensor(dW2, w2.shape),
+          tf.tensor(columnSums(dItemIn, N, k), b2.shape),
+          tf.tensor(dUserPreference, userPreference.shape),
+        );
+      }
+      return [tf.tensor(dWeights, tensors[0]!.shape), ...grads];
+    };
+    return { value, gradFunc };
+  }) as (...inputs: tf.Tensor[]) => tf.Tensor;
+}
+
+/**
+ * Scratch arrays of [U+N, k] reused from call to call: nothing of them outlives the forward or the backward
+ * that fills them (what the backward needs is in fresh arrays), and JavaScript runs one of those at a time.
+ * Reuse saves allocating, zero-filling and collecting ~7 MB per array per call at Baby scale. Slots 0–2:
+ * layerSumTerms; slot 3: the backward's g.
+ */
+const scratchPool: Float32Array[] = [];
+const G_SLOT = 3;
+
+function scratch(slot: number, length: number): Float32Array {
+  let a = scratchPool[slot];
+  if (!a || a.length !== length) {
+    a = new Float32Array(length);
+    scratchPool[slot] = a;
+  }
+  return a;
+}
+
+/**
+ * Σ_{l=0..L} Bˡ·x with B = A (or Aᵀ), x [rows, k], left as up to three terms whose float32 sum,
+ * ((base + next) + last), is the result: the caller adds them in the one pass it makes anyway. For L ≥ 3 a
+ * running sum takes the older terms, in the order the tfjs path adds them (((x + Bx) + B²x) + …).
+ */
+function layerSumTerms(graph: SparseMatrix, x: Float32Array, L: number, k: number, transpose: boolean): [Float32Array, Float32Array | null, Float32Array | null] {
+  if (L === 0) return [x, null, null];
+  const n = x.length;
+  const p1 = scratch(0, n);
+  graph.multiplyHost(x, k, p1, transpose);
+  if (L === 1) return [x, p1, null];
+  const p2 = scratch(1, n);
+  graph.multiplyHost(p1, k, p2, transpose);
+  if (L === 2) return [x, p1, p2];
+  const sum = scratch(2, n);
+  for (let i = 0; i < n; i++) sum[i] = Math.fround(x[i]! + p1[i]!) + p2[i]!;
+  let previous = p2;
+  for (let l = 3; ; l++) {
+    const next = scratch((l - 1) % 2, n); // overwrites B^(l−2)·x, already in the sum
+    graph.multiplyHost(previous, k, next, transpose);
+    if (l === L) return [sum, next, null];
+    for (let i = 0; i < n; i++) sum[i] = sum[i]! + next[i]!;
+    previous = next;
+  }
+}
+
+/** row ← the float32 sum ((a + b) + c) of row `o` (offset) of the terms; b and c may be absent. */
+function sumRow(a: Float32Array, b: Float32Array | null, c: Float32Array | null, o: number, k: number, row: Float32Array): void {
+  if (c) for (let j = 0; j < k; j++) row[j] = Math.fround(a[o + j]! + b![o + j]!) + c[o + j]!;
+  else if (b) for (let j = 0; j < k; j++) row[j] = a[o + j]! + b[o + j]!;
+  else for (let j = 0; j < k; j++) row[j] = a[o + j]!;
+}
+
+/**
+ * tfjs's LeakyRelu kernel: v < 0 ? slope·v : v, the product in float64 rounded once. Without a branch on the
+ * sign (random-signed values mispredict half the time; measured ~2x slower here): for finite non-zero v,
+ * (v + |v|)/2 + slope·(v − |v|)/2 is exactly that (the halves are v and +0, exact in float64) provided
+ * slope·v cannot round to 0 — hence the bound on the slope; ±0, ±Inf and NaN take tfjs's expression.
+ */
+function leakyRelu(x: Float32Array, slope: number): Float32Array {
+  const out = new Float32Array(x.length);
+  if (!(Math.abs(slope) >= 1e-250 && Math.abs(slope) < Infinity)) {
+    for (let i = 0; i < x.length; i++) { const v = x[i]!; out[i] = v < 0 ? slope * v : v; }
+    return out;
+  }
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i]!;
+    const a = Math.abs(v);
+    out[i] = a > 0 && a < Infinity ? (v + a) * 0.5 + slope * ((v - a) * 0.5) : v < 0 ? slope * v : v;
+  }
+  return out;
+}
+
+/**
+ * Rows [first, first + n) of x0 ← normalise(source row + bias), as normalizeRows: x·r with
+ * r = rsqrt(max(‖x‖², eps²)) rounded to float32 (Rsqrt's output) and the product rounded (Mul's). The
+ * squared norm is summed in float64 and rounded once; tfjs's float32 Square then Sum may differ in the last bit.
+ */
+function normalizeInto(source: Float32Array, bias: Float32Array | null, x0: Float32Array, first: number, n: number, k: number, invNorm: Float32Array, active: Uint8Array): void {
+  const eps2 = Math.fround(NORM_EPS * NORM_EPS); // the float32 constant the tfjs path compares with
+  for (let i = 0; i < n; i++) {
+    const s = i * k;
+    const o = (first + i) * k;
+    let sq = 0;
+    if (bias) {
+      // itemIn = product + b2 is a float32 tensor on the tfjs path: round before squaring.
+      for (let j = 0; j < k; j++) {
+        const v = Math.fround(source[s + j]! + bias[j]!);
+        x0[o + j] = v;
+        sq += v * v;
+      }
+    } else {
+      for (let j = 0; j < k; j++) {
+        const v = source[s + j]!;
+        x0[o + j] = v;
+        sq += v * v;
+      }
+    }
+    const sq32 = Math.fround(sq);
+    const isActive = sq32 >= eps2;
+    const r = Math.fround(1 / Math.sqrt(isActive ? sq32 : eps2));
+    active[first + i] = isActive ? 1 : 0;
+    invNorm[first + i] = r;
+    for (let j = 0; j < k; j++) x0[o + j] = x0[o + j]! * r;
+  }
+}
+
+/**
+ * The one output pass of a modality: sum = ((base + next) + last) per row; user rows are kept in sumUsers
+ * [U, k] and written weighted (sum·modalityWeights[i, m]) to the output's columns [m·k, (m+1)·k), item rows
+ * written as they are.
+ */
+function writeOutputs(
+  base: Float32Array,
+  next: Float32Array | null,
+  last: Float32Array | null,
+  sumUsers: Float32Array,
+  weights: Float32Array,
+  m: number,
+  M: number,
+  out: Float32Array,
+  U: number,
+  N: number,
+  k: number,
+  width: number,
+): void {
+  const row = new Float32Array(k);
+  for (let i = 0; i < U; i++) {
+    const s = i * k;
+    sumRow(base, next, last, s, k, row);
+    sumUsers.set(row, s);
+    const w = weights[i * M + m]!;
+    const o = i * width + m * k;
+    for (let j = 0; j < k; j++) out[o + j] = row[j]! * w;
+  }
+  for (let i = U; i < U + N; i++) {
+    sumRow(base, next, last, i * k, k, row);
+    out.set(row, i * width + m * k);
+  }
+}
+
+/**
+ * The gradient reaching the layer sum of modality m, g [U+N, k]: user rows dUsers_m·w_m, item rows
+ * dItems_m; and d modalityWeights[:, m] = rowsum(dUsers_m ⊙ sumUsers_m) (dot in float64).
+ */
+function layerSumGradient(
+  dy: Float32Array,
+  weights: Float32Array,
+  sumUsers: Float32Array,
+  m: number,
+  M: number,
+  g: Float32Array,
+  dWeights: Float32Array,
+  U: number,
+  N: number,
+  k: number,
+  width: number,
+): void {
+  for (let i = 0; i < U; i++) {
+    const w = weights[i * M + m]!;
+    const s = i * k;
+    const o = i * width + m * k;
+    let dot = 0;
+    for (let j = 0; j < k; j++) {
+      const d = dy[o + j]!;
+      g[s + j] = d * w;
+      dot += d * sumUsers[s + j]!;
+    }
+    dWeights[i * M + m] = dot;
+  }
+  for (let i = U; i < U + N; i++) g.set(dy.subarray(i * width + m * k, i * width + (m + 1) * k), i * k);
+}
+
+/**
+ * Normalisation's backward for rows [first, first + n) of x0 into dx (from its row 0): with d = the gradient
+ * reaching x0 (the float32 sum of the layer-sum terms, added here) and the unit row y, d(x·r)/dx·d is
+ * r·(d − y·(d·y)) where the norm is active; below eps the divisor is the constant eps, so just r·d (a zero
+ * row gets d/eps: the tfjs path's value, finite but large).
+ */
+function normalizeBackward(
+  base: Float32Array,
+  next: Float32Array | null,
+  last: Float32Array | null,
+  s: ModalitySaved,
+  dx: Float32Array,
+  first: number,
+  n: number,
+  k: number,
+): void {
+  const { x0: y, invNorm, active } = s;
+  const d = new Float32Array(k);
+  for (let i = 0; i < n; i++) {
+    const row = first + i;
+    const o = row * k;
+    sumRow(base, next, last, o, k, d);
+    let dot = 0;
+    for (let j = 0; j < k; j++) dot += d[j]! * y[o + j]!;
+    if (!active[row]) dot = 0;
+    const r = invNorm[row]!;
+    const p = i * k;
+    for (let j = 0; j < k; j++) dx[p + j] = r * (d[j]! - y[o + j]! * dot);
+  }
+}
+
+/**
+ * Through itemIn = leaky·W2 + b2 and the LeakyReLU: dW2 = leakyᵀ·d itemIn and d leaky = d itemIn·W2ᵀ (BLAS,
+ * via tf.matMul), then d hidden = d leaky·(hidden > 0 ? 1 : slope) — tfjs's gradient, which takes the slope
+ * at 0 and multiplies by the slope as a float32 scalar.
+ */
+function denseBackward(s: ModalitySaved, dItemIn: Float32Array, N: number, H: number, k: number, slope: number): [Float32Array, Float32Array] {
+  const leakyTensor = tf.tensor2d(s.leaky, [N, H]);
+  const dItemInTensor = tf.tensor2d(dItemIn, [N, k]);
+  const w2Tensor = tf.tensor2d(s.w2, [H, k]);
+  const dW2Tensor = tf.matMul(leakyTensor, dItemInTensor, true, false);
+  const dLeakyTensor = tf.matMul(dItemInTensor, w2Tensor, false, true);
+  const dW2 = Float32Array.from(readFloat32(dW2Tensor));
+  const dLeaky = readFloat32(dLeakyTensor);
+  const dHidden = new Float32Array(N * H);
+  const slope32 = Math.fround(slope);
+  const test = s.positiveTest;
+  // Branch-free (see leakyRelu): p + (1 − p)·slope is 1 or the slope exactly, so d·1 = d and d·slope as tfjs.
+  for (let i = 0; i < dHidden.length; i++) {
+    const positive = +(test[i]! > 0);
+    dHidden[i] = dLeaky[i]! * (positive + (1 - positive) * slope32);
+  }
+  for (const t of [leakyTensor, dItemInTensor, w2Tensor, dW2Tensor, dLeakyTensor]) t.dispose();
+  return [dHidden, dW2];
+}
+
+function columnSums(x: Float32Array, n: number, w: number): Float32Array {
+  const sums = new Float64Array(w);
+  for (let i = 0, o = 0; i < n; i++, o += w) for (let j = 0; j < w; j++) sums[j]! += x[o + j]!;
+  return Float32Array.from(sums);
+}
