@@ -2,17 +2,14 @@ import * as tf from "@tensorflow/tfjs";
 import type { SeaConfig } from "./config";
 import type { ForwardOutput } from "./seaModel";
 import { normalizeRows } from "../losses/normalize";
-import { bprLoss } from "../losses/bpr";
+import { bprLossOfTables } from "../losses/bprFused";
+import type { BprTriples } from "../data/bprSampling";
 import { solosimLoss } from "../losses/solosim";
 import { orthogonalPenalty } from "../losses/orthogonal";
 import { negL2 } from "../losses/negL2";
 import type { Club } from "../losses/club";
 
-export interface BprBatch {
-  readonly users: Int32Array;
-  readonly pos: Int32Array;
-  readonly neg: Int32Array;
-}
+export type BprBatch = BprTriples;
 
 /**
  * The encoder's loss, DESIGN §1: BPR + alpha·Solosim + clubWeight·mean_m distance_m, returned part by
@@ -26,10 +23,7 @@ export function lossParts(
   club: Club | null,
   permutations: readonly Int32Array[],
 ): Record<string, tf.Scalar> {
-  const users = tf.gather(out.users, tf.tensor1d(batch.users, "int32"));
-  const pos = tf.gather(out.items, tf.tensor1d(batch.pos, "int32"));
-  const neg = tf.gather(out.items, tf.tensor1d(batch.neg, "int32"));
-  const bpr = bprLoss(tf.sum(tf.mul(users, pos), 1) as tf.Tensor1D, tf.sum(tf.mul(users, neg), 1) as tf.Tensor1D);
+  const bpr = bprLossOfTables(out.users, out.items, batch);
   const parts: Record<string, tf.Scalar> = { bpr };
   let total: tf.Scalar = bpr;
 
