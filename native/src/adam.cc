@@ -39,7 +39,7 @@ void AdamRange(const AdamArgs& a, int64_t begin, int64_t end) {
 constexpr int64_t kMinElementsPerThread = 1 << 16;
 
 // adamUpdate(params, grad, m, v, out, stepSize, invCorrection2, beta1, beta2, eps): m and v in place, the new
-// parameters into `out` (params is left as it is: tensors may still share it).
+// parameters into `out`, which may be params itself (each element is read before it is written).
 Napi::Value AdamUpdate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() != 10) return Fail(env, "adamUpdate expects 10 arguments"), env.Undefined();

@@ -99,3 +99,14 @@ export function copyRun(dst: NumericArray, dstOffset: number, src: NumericArray,
     for (let j = 0; j < n; j++) dst[dstOffset + j] = src[srcOffset + j]!;
   }
 }
+
+/**
+ * True when `t` alone holds its storage on tfjs's cpu backend (no clone, reshape or other tensor shares it; the
+ * backend counts them), so writing its values in place changes no other tensor. False on other backends, whose
+ * host reads are copies.
+ */
+export function ownsHostStorage(t: tf.Tensor): boolean {
+  if (tf.getBackend() !== "cpu") return false;
+  const backend = tf.engine().backend as unknown as { refCount?(dataId: tf.Tensor["dataId"]): number };
+  return typeof backend.refCount === "function" && backend.refCount(t.dataId) === 1;
+}

@@ -2,6 +2,7 @@ import * as tf from "@tensorflow/tfjs";
 import { SeaError } from "../util/errors";
 import type { SavedTensor } from "./checkpoint";
 import { lookUpNativeFunction, type SeaNativeAddon } from "../backend/addon";
+import { ownsHostStorage } from "../backend/cpuBackendAccess";
 
 export interface AdamSettings {
   readonly lr: number;
@@ -82,11 +83,14 @@ export class Adam {
       const moments = this.moments.get(name)!;
       if (moments.m instanceof Float32Array && moments.v instanceof Float32Array) {
         const params = variable.dataSync() as Float32Array;
-        const next = new Float32Array(params.length);
+        // In place when the variable alone holds its storage (each element is read before it is written): a
+        // fresh array per step costs, for each 4096 × 2048 block, ~15 ms of page faults on first touch here.
+        const inPlace = ownsHostStorage(variable);
+        const next = inPlace ? params : new Float32Array(params.length);
         const update = this.native ?? hostAdamUpdate;
         update(params, grad.dataSync() as Float32Array, moments.m, moments.v, next, lr / correction1, 1 / correction2, beta1, beta2, eps);
         // tf.tensor keeps `next` as the variable's new storage on host backends (no copy).
-        tf.tidy(() => variable.assign(tf.tensor(next, variable.shape, "float32")));
+        if (!inPlace) tf.tidy(() => variable.assign(tf.tensor(next, variable.shape, "float32")));
       } else {
         const m = moments.m as tf.Variable;
         const v = moments.v as tf.Variable;

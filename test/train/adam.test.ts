@@ -117,3 +117,26 @@ test("the addon's adamUpdate equals the JS update bit for bit (multithreaded, od
   assert.deepEqual(native.v, js.v);
   assert.throws(() => addon.adamUpdate(params, grad, m0, v0, new Float32Array(3), 1, 1, 0.9, 0.999, 1e-8), /same length/);
 });
+
+test("host Adam updates a variable's storage in place only when no other tensor shares it", async () => {
+  await tf.setBackend("cpu");
+  const sole = makeVariables(11);
+  const shared = makeVariables(11);
+  const solo = new Adam(sole, pytorchAdam(0.01), "host");
+  const withClone = new Adam(shared, pytorchAdam(0.01), "host");
+  const storageBefore = sole[0]!.variable.dataSync();
+  const clone = tf.clone(shared[0]!.variable); // shares the variable's storage on the cpu backend
+  const cloneBefore = Float32Array.from(clone.dataSync());
+  step(sole.map((e) => e.variable), (g) => solo.apply(g));
+  step(shared.map((e) => e.variable), (g) => withClone.apply(g));
+  // Sole owner: the same array now holds the new values. Shared: a new array, and the clone is untouched.
+  assert.equal(sole[0]!.variable.dataSync(), storageBefore);
+  assert.deepEqual(clone.dataSync(), cloneBefore);
+  assert.notDeepEqual(shared[0]!.variable.dataSync(), cloneBefore);
+  // Either way the same update.
+  sole.forEach((e, i) => assert.deepEqual(e.variable.dataSync(), shared[i]!.variable.dataSync(), e.name));
+  clone.dispose();
+  solo.dispose();
+  withClone.dispose();
+  [...sole, ...shared].forEach((e) => e.variable.dispose());
+});
