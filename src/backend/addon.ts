@@ -103,6 +103,9 @@ export const NATIVE_ADDON_PATH = path.resolve(__dirname, "..", "..", "native", "
 
 export const NATIVE_BUILD_HINT = "apt-get install libopenblas-dev && npm rebuild (or: node scripts/build-native.js)";
 
+/** OpenBLAS's OPENBLAS_THREAD_TIMEOUT: its worker threads spin for 2^this cycles before sleeping (4 is its minimum). */
+export const OPENBLAS_IDLE_SPIN_LOG2 = 4;
+
 let loaded: { addon: SeaNativeAddon | null; error: string | null } | null = null;
 
 /** True unless SEA_NATIVE=0 switches the native kernels off. */
@@ -120,6 +123,11 @@ export function loadNativeAddon(): SeaNativeAddon | null {
     loaded = { addon: null, error: `native addon not built (${path.relative(process.cwd(), NATIVE_ADDON_PATH)} missing)` };
     return null;
   }
+  // OpenBLAS reads this when the addon pulls it in. Its idle workers otherwise spin (sched_yield) for 2^28
+  // cycles after every call, competing on a small machine with the JS thread and the kit's own worker threads:
+  // 2^4 halved the system time of `sea bench step --preset baby-shape` and made the step ~7% faster. A user's
+  // own setting wins.
+  process.env.OPENBLAS_THREAD_TIMEOUT ??= String(OPENBLAS_IDLE_SPIN_LOG2);
   try {
     // A compiled .node file can only be loaded through require.
     // eslint-disable-next-line @typescript-eslint/no-require-imports

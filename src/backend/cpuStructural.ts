@@ -27,20 +27,24 @@ import {
 
 // ------------------------------------------------------------------------------------------- Slice
 
-/** Slice of float32/int32 by runs of the innermost dimension (shared by Slice and SplitV). */
+/** Slice of float32/int32 by contiguous runs (shared by Slice and SplitV). */
 function sliceValues(values: NumericArray, shape: readonly number[], begin: readonly number[], size: readonly number[]): NumericArray {
   const rank = shape.length;
   const total = sizeOf(size);
   const out = allocLike(values, total);
   if (total === 0) return out;
   const strides = stridesOf(shape);
-  const run = rank > 0 ? size[rank - 1]! : 1;
-  const index = new Array<number>(Math.max(rank - 1, 0)).fill(0);
+  // Trailing dimensions taken whole are contiguous in the source as in the output, so they join the run:
+  // a row block of [n, d] (SplitV along axis 0) is one copy, not n.
+  let inner = Math.max(rank - 1, 0);
+  while (inner > 0 && size[inner] === shape[inner]) inner--;
+  const run = rank > 0 ? sizeOf(size.slice(inner)) : 1;
+  const index = new Array<number>(inner).fill(0);
   let src = 0;
   for (let i = 0; i < rank; i++) src += begin[i]! * strides[i]!;
   for (let o = 0; o < total; o += run) {
     copyRun(out, o, values, src, run);
-    for (let d = rank - 2; d >= 0; d--) {
+    for (let d = inner - 1; d >= 0; d--) {
       src += strides[d]!;
       if (++index[d]! < size[d]!) break;
       src -= strides[d]! * size[d]!;
