@@ -1,5 +1,7 @@
 # Built by scripts/build-native.js (node-gyp with Node's own headers). Linux links the system
 # OpenBLAS found through pkg-config; macOS links Accelerate (no OpenBLAS-specific calls there).
+# -ffp-contract=off: GCC fuses a·b + c into one FMA in C++ by default wherever the target has FMA, which would
+# make an instruction-set variant of a kernel round differently from the baseline one.
 {
   "targets": [
     {
@@ -9,7 +11,7 @@
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions"],
-      "cflags_cc": ["-O3", "-std=c++17"],
+      "cflags_cc": ["-O3", "-std=c++17", "-ffp-contract=off"],
       "conditions": [
         ["OS=='linux'", {
           "defines": ["SEA_OPENBLAS"],
@@ -21,7 +23,7 @@
           "defines": ["SEA_ACCELERATE", "ACCELERATE_NEW_LAPACK"],
           "libraries": ["-framework Accelerate"],
           "xcode_settings": {
-            "OTHER_CPLUSPLUSFLAGS": ["-O3", "-std=c++17"],
+            "OTHER_CPLUSPLUSFLAGS": ["-O3", "-std=c++17", "-ffp-contract=off"],
             "MACOSX_DEPLOYMENT_TARGET": "11.0"
           }
         }]

@@ -19,7 +19,7 @@
 #include <thread>
 #include <vector>
 
-// As in club_fit.cc, the row kernel is built for AVX2 and the baseline (SEA_AVX2_CLONES, common.h).
+// The row kernel is built for AVX2 and the baseline (SEA_AVX2_CLONES, common.h).
 
 namespace sea {
 namespace {

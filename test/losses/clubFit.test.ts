@@ -228,6 +228,36 @@ test("native clubFitAdam = JS twin on 2 groups × 3000 rows × 32 (and is determ
   assert.ok(maxAbsDifference(js.params, start) > 0.01, "the weights moved");
 });
 
+test("native clubFitAdam = JS twin where blocks and vectors are partly empty and layer widths are not tile multiples", (t) => {
+  const addon = nativeClubFit(t);
+  if (!addon) return;
+  // [rows per group, groups, xDim, yDim, hidden units]. The native code works on blocks of 64 rows in vectors
+  // of 8: 2 × 13 rows is one block whose 4th vector holds 2 rows and whose last 4 are empty; 2 × 70 is a
+  // full block and 12 rows; 3 × 1 rows is a single vector with 3. Widths 1, 3, 5, 7, 9 and 11 = 8 + 3 leave
+  // remainders after the 8-output gradient tiles and the 2- and 4-output layer tiles.
+  const shapes: [number, number, number, number, number][] = [
+    [13, 2, 5, 11, 3],
+    [70, 2, 9, 8, 7],
+    [1, 3, 2, 1, 1],
+  ];
+  for (const [rows, groups, xDim, yDim, h] of shapes) {
+    const what = `${groups} × ${rows} rows, xDim ${xDim}, yDim ${yDim}, h ${h}`;
+    const pairs = correlatedPairs(new Rng(31), groups, rows, xDim, yDim);
+    const x = flattenClubWeights(pairs.map((p) => p.x));
+    const y = flattenClubWeights(pairs.map((p) => p.y));
+    const club = new Club({ xDim, yDim, hidden: 2 * h, seed: 6 });
+    const start = flattenClubWeights(club.getWeights());
+    club.dispose();
+    const js = runFlat(clubFitAdamJs, x, y, rows, [xDim, yDim, h], start, 10);
+    const native = runFlat(addon.clubFitAdam.bind(addon), x, y, rows, [xDim, yDim, h], start, 10);
+    assert.ok(relativeError(native.params, js.params) < 1e-5, `${what}: params relative error ${relativeError(native.params, js.params)}`);
+    assert.ok(relativeError(native.m, js.m) < 1e-4, `${what}: m relative error ${relativeError(native.m, js.m)}`);
+    assert.ok(relativeError(native.v, js.v) < 1e-4, `${what}: v relative error ${relativeError(native.v, js.v)}`);
+    assertNear([native.loss], [js.loss], `${what}: loss`, 0, 1e-6);
+    assert.ok(maxAbsDifference(js.params, start) > 0.01, `${what}: the weights moved`);
+  }
+});
+
 test("fitClubFused native = js on a Club (weights and Adam state), no leaked tensors", (t) => {
   const addon = nativeClubFit(t);
   if (!addon) return;
