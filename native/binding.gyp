@@ -1,7 +1,5 @@
 # Built by scripts/build-native.js (node-gyp with Node's own headers). Linux links the system
 # OpenBLAS found through pkg-config; macOS links Accelerate (no OpenBLAS-specific calls there).
-# -ffp-contract=off: GCC fuses a·b + c into one FMA in C++ by default wherever the target has FMA, which would
-# make an instruction-set variant of a kernel round differently from the baseline one.
 {
   "targets": [
     {
@@ -11,7 +9,7 @@
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions"],
-      "cflags_cc": ["-O3", "-std=c++17", "-ffp-contract=off"],
+      "cflags_cc": ["-O3", "-std=c++17"],
       "conditions": [
         ["OS=='linux'", {
           "defines": ["SEA_OPENBLAS"],
@@ -23,7 +21,7 @@
           "defines": ["SEA_ACCELERATE", "ACCELERATE_NEW_LAPACK"],
           "libraries": ["-framework Accelerate"],
           "xcode_settings": {
-            "OTHER_CPLUSPLUSFLAGS": ["-O3", "-std=c++17", "-ffp-contract=off"],
+            "OTHER_CPLUSPLUSFLAGS": ["-O3", "-std=c++17"],
             "MACOSX_DEPLOYMENT_TARGET": "11.0"
           }
         }]

@@ -16,9 +16,9 @@
 #endif
 
 // SEA_AVX2_CLONES: a function compiled twice on x86-64 Linux with GCC, for AVX2 and for the baseline (SSE2),
-// the loader picking one by CPU (an ifunc); binding.gyp builds for the baseline. Without FMA contraction
-// (-ffp-contract=off in binding.gyp) and with an explicit order for every sum, both versions give bit-identical
-// results.
+// the loader picking one by CPU (an ifunc); binding.gyp builds for the baseline. With an explicit order for
+// every sum both versions give bit-identical results: GCC contracts a·b + c into an FMA in C++ wherever the
+// target has FMA, and neither target does ("avx2" does not include "fma"; do not add it here).
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
 #define SEA_AVX2_CLONES __attribute__((target_clones("avx2", "default")))
 #else

@@ -180,6 +180,114 @@ test("kernel: same inputs give bit-identical outputs, and a NaN score makes the 
   });
 });
 
+// The kernel has one version per instruction set (AVX-512: hand-tiled fused products on 64-column padded rows
+// in blocks of 32; AVX2 and baseline: sgemm blocks of 256 with a vector exp pass); SEA_SOLOSIM_ISA picks one,
+// so every version this CPU can run is checked here, whatever the default on this machine is.
+const ISAS = ["avx512", "avx2", "baseline"] as const;
+const UNSUPPORTED_ISA = /asks for an instruction set this CPU \(or this build\) does not have/;
+
+/** Runs `body` with SEA_SOLOSIM_ISA = isa; false (and a diagnostic) when this CPU cannot run that version. */
+function withIsa(t: test.TestContext, isa: (typeof ISAS)[number], body: () => void): boolean {
+  const before = process.env.SEA_SOLOSIM_ISA;
+  process.env.SEA_SOLOSIM_ISA = isa;
+  try {
+    body();
+    return true;
+  } catch (e) {
+    if (!UNSUPPORTED_ISA.test((e as Error).message)) throw e;
+    t.diagnostic(`SEA_SOLOSIM_ISA=${isa}: not on this CPU, not checked`);
+    return false;
+  } finally {
+    if (before === undefined) delete process.env.SEA_SOLOSIM_ISA;
+    else process.env.SEA_SOLOSIM_ISA = before;
+  }
+}
+
+test("kernel: every instruction-set version matches float64 (padding, tile and block edges, confident rows)", (t) => {
+  withKernel(t, (k) => {
+    // n around the fused path's 64-column padding, 4-row tiles and 32-row blocks (1, 2, 31, 63, 64, 65, 97) and
+    // past the sgemm path's 256-row block (300); d around the fused tiles' 4 and 8 features (1, 3, 9, 33).
+    const cases: [number, number, number][] = [[1, 3, 0.2], [2, 9, 0.1], [31, 33, 0.2], [63, 1, 0.5], [64, 8, 0.05], [65, 4, 0.2], [97, 32, 0.1], [130, 17, 0.3], [300, 6, 0.1]];
+    const checked: string[] = [];
+    for (const isa of ISAS) {
+      const ran = withIsa(t, isa, () => {
+        const rng = new Rng(14);
+        for (const [n, d, tau] of cases) {
+          const a = unitRows(rng, n, d);
+          const b = unitRows(rng, n, d);
+          const want = solosimOfRows64(a, b, n, d, tau);
+          const got = runKernel(k, a, b, n, d, tau);
+          const what = `${isa} n=${n} d=${d} tau=${tau}`;
+          assertClose(got.loss, want.loss, `${what} loss`, 1e-5, 1e-6);
+          if (n === 1) {
+            assert.deepEqual([got.loss, ...got.dA, ...got.dB], new Array<number>(1 + 2 * d).fill(0), `${what}: all zero`);
+            continue;
+          }
+          assertRelative(got.dA, want.dA, `${what} dA`);
+          assertRelative(got.dB, want.dB, `${what} dB`);
+        }
+        // Confident rows (P_ii ≈ 1): the small diagonal of G must survive on every version. Scores up to 50 are
+        // float32 to ±ulp(50)/2 ≈ 2e-6, which alone moves the gradients by up to ~2e-5 of their scale (seen on
+        // the sgemm path as on the fused one); the float cancellation this guards against costs ~3e-3.
+        const [n, d, tau] = [75, 16, 0.02];
+        const a = unitRows(rng, n, d);
+        const want = solosimOfRows64(a, a, n, d, tau);
+        const got = runKernel(k, a, a, n, d, tau);
+        assertClose(got.loss, want.loss, `${isa} confident loss`, 1e-5, 1e-7);
+        assertRelative(got.dA, want.dA, `${isa} confident dA`, 5e-5);
+        assertRelative(got.dB, want.dB, `${isa} confident dB`, 5e-5);
+        // A NaN score (row 40 of a, past the first block of 32) makes the loss and that row's gradient NaN.
+        a[40 * d + 3] = Number.NaN;
+        const poisoned = runKernel(k, a, unitRows(rng, n, d), n, d, tau);
+        assert.ok(Number.isNaN(poisoned.loss) && Number.isNaN(poisoned.dA[40 * d]!), `${isa}: NaN propagates`);
+      });
+      if (ran) checked.push(isa);
+    }
+    assert.ok(checked.includes("baseline"), "every CPU runs the baseline version");
+    t.diagnostic(`checked: ${checked.join(", ")}`);
+  });
+});
+
+test("kernel: the loss does not depend on the thread count (every version); gradients agree to float rounding", (t) => {
+  withKernel(t, (k) => {
+    const addon = loadNativeAddon()!;
+    const threadsBefore = addon.getThreads();
+    const rng = new Rng(15);
+    const [n, d, tau] = [600, 12, 0.1]; // enough rows for two threads on both paths
+    const a = unitRows(rng, n, d);
+    const b = unitRows(rng, n, d);
+    try {
+      for (const isa of ISAS) {
+        withIsa(t, isa, () => {
+          addon.setThreads(1);
+          const one = runKernel(k, a, b, n, d, tau);
+          addon.setThreads(2);
+          const two = runKernel(k, a, b, n, d, tau);
+          assert.equal(two.loss, one.loss, `${isa}: loss with 1 and 2 threads`);
+          assertRelative(two.dA, one.dA, `${isa} dA, 2 vs 1 threads`, 1e-6);
+          assertRelative(two.dB, one.dB, `${isa} dB, 2 vs 1 threads`, 1e-6);
+        });
+      }
+    } finally {
+      addon.setThreads(threadsBefore);
+    }
+  });
+});
+
+test("kernel: an unknown SEA_SOLOSIM_ISA is refused with a message naming the variable", (t) => {
+  withKernel(t, (k) => {
+    const before = process.env.SEA_SOLOSIM_ISA;
+    process.env.SEA_SOLOSIM_ISA = "sse9";
+    try {
+      const a = new Float32Array([1, 0, 0, 1]);
+      assert.throws(() => runKernel(k, a, a, 2, 2, 0.5), /SEA_SOLOSIM_ISA must be avx512, avx2 or baseline \(got "sse9"\)/);
+    } finally {
+      if (before === undefined) delete process.env.SEA_SOLOSIM_ISA;
+      else process.env.SEA_SOLOSIM_ISA = before;
+    }
+  });
+});
+
 test("kernel: bad arguments throw a message naming the argument", (t) => {
   withKernel(t, (k) => {
     const [n, d] = [4, 3];
