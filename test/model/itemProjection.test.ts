@@ -102,3 +102,51 @@ test("block-stored layers hold exactly the values of the whole layer drawn from 
   assert.deepEqual([...rows.w[0]!.dataSync(), ...rows.w[1]!.dataSync()], [...w]);
   assert.deepEqual([...rows.b.dataSync()], [...b]);
 });
+
+test("the fused assembly of the reassociated products equals the tfjs composition, outputs and gradients", async () => {
+  await tf.setBackend("cpu");
+  const onlyGeneric: ConsumerSpec[] = [{ name: "head1", source: "generic", out: 4 }, { name: "genericMap", source: "generic", out: 2 }];
+  for (const specs of [SPECS, onlyGeneric]) {
+    const store = new ParamStore(new Rng(21));
+    const proj = new ItemProjection(store, "image", 10, 0.4, specs);
+    const xs = new Float32Array(13 * 10);
+    new Rng(22).fillNormal(xs);
+    const x = tf.tensor2d(xs, [13, 10]);
+    const weights = specs.map((s, i) => {
+      const w = new Float32Array(13 * s.out);
+      new Rng(200 + i).fillNormal(w);
+      return tf.tensor2d(w, [13, s.out]);
+    });
+    const run = (path: "fused" | "tfjs") => {
+      proj.setReassociatedPath(path);
+      const loss = () => {
+        const out = proj.forward(x, true);
+        return tf.addN(specs.map((s, i) => tf.sum(tf.mul(out.get(s.name)!, weights[i]!)))) as tf.Scalar;
+      };
+      const outputs = tf.tidy(() => specs.map((s) => proj.forward(x, true).get(s.name)!.dataSync() as Float32Array));
+      const { value, grads } = tf.variableGrads(loss, store.all());
+      const result = { outputs, loss: value.dataSync()[0]!, grads: Object.fromEntries(Object.entries(grads).map(([k, g]) => [k, g.dataSync() as Float32Array])) };
+      value.dispose();
+      Object.values(grads).forEach((g) => g.dispose());
+      return result;
+    };
+    const fused = run("fused");
+    const composed = run("tfjs");
+    specs.forEach((s, i) => assert.ok(maxRelDiff(fused.outputs[i]!, composed.outputs[i]!) < 1e-6, `${s.name} output`));
+    assert.ok(Math.abs(fused.loss - composed.loss) <= 1e-6 * Math.abs(composed.loss));
+    assert.deepEqual(Object.keys(fused.grads).sort(), Object.keys(composed.grads).sort(), "the same variables get gradients");
+    for (const name of Object.keys(composed.grads)) {
+      const d = maxRelDiff(fused.grads[name]!, composed.grads[name]!);
+      assert.ok(d < 1e-6, `gradient of ${name} differs by ${d}`);
+    }
+    // No tensors left behind by the fused op, forward or backward.
+    proj.setReassociatedPath("fused");
+    run("fused");
+    const before = tf.memory().numTensors;
+    run("fused");
+    assert.equal(tf.memory().numTensors, before);
+    x.dispose();
+    tf.dispose(weights);
+    store.dispose();
+  }
+});
