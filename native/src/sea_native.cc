@@ -283,7 +283,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   sea::RegisterSolosim(env, exports);
   sea::RegisterAdam(env, exports);
   sea::RegisterClubBound(env, exports);
-  sea::RegisterRowOps(env, exports);
   return exports;
 }
 
