@@ -1,6 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
 import { ParamStore, applyLinear, type Linear } from "./params";
-import { reassociatedProduct } from "./reassociatedProduct";
 
 /** Which slice of the modality embedding a consumer reads. */
 export type PartSource = "generic" | "unique" | "full";
@@ -42,7 +41,6 @@ export class ItemProjection {
   readonly unique: Linear;
   readonly genericWidth: number;
   private readonly layers: readonly ConsumerLayer[];
-  private pathOverride: "fused" | "tfjs" | null = null;
 
   constructor(
     store: ParamStore,
@@ -74,19 +72,6 @@ export class ItemProjection {
     return reassociate ? this.forwardReassociated(x) : this.forwardNaive(x);
   }
 
-  /**
-   * How the reassociated products are assembled: "fused" (one op over host memory, reassociatedProduct.ts) on
-   * the tfjs cpu backend, "tfjs" (the op-by-op composition below) elsewhere or when set for a test.
-   */
-  reassociatedPath(): "fused" | "tfjs" {
-    return this.pathOverride ?? (tf.getBackend() === "cpu" ? "fused" : "tfjs");
-  }
-
-  /** Forces one way of assembling the reassociated products (tests compare the two); null restores the default. */
-  setReassociatedPath(path: "fused" | "tfjs" | null): void {
-    this.pathOverride = path;
-  }
-
   /** generic and unique parts of E = X·W + b, [N, h] and [N, d − h] (the naive product). */
   parts(x: tf.Tensor2D): { generic: tf.Tensor2D; unique: tf.Tensor2D } {
     return tf.tidy(() => ({ generic: applyLinear(x, this.generic), unique: applyLinear(x, this.unique) }));
@@ -112,16 +97,6 @@ export class ItemProjection {
    * X is a constant, so no gradient flows into it.
    */
   private forwardReassociated(x: tf.Tensor2D): Map<string, tf.Tensor2D> {
-    if (this.reassociatedPath() === "fused") {
-      const parts = ([[this.generic, "fromGeneric"], [this.unique, "fromUnique"]] as const).map(([part, key]) => ({
-        w: part.w,
-        b: part.b,
-        readers: this.layers.flatMap((l, consumer) => (l[key] ? [{ consumer, w: l[key]! }] : [])),
-      })).filter((p) => p.readers.length > 0); // a part nobody reads gets no gradient, as in the composition
-      const all = reassociatedProduct(x, parts, this.layers.map((l) => l.b));
-      const outputs = splitColumns(all, this.layers.map((l) => l.spec.out));
-      return new Map(this.layers.map((l, i) => [l.spec.name, outputs[i]!]));
-    }
     const perPart = ([[this.generic, "fromGeneric"], [this.unique, "fromUnique"]] as const).map(([part, key]) => {
       const readers = this.layers.filter((l) => l[key] !== null);
       if (readers.length === 0) return new Map<string, { kernel: tf.Tensor2D; bias: tf.Tensor2D }>();
