@@ -44,14 +44,23 @@ function sliceValues(values: NumericArray, shape: readonly number[], begin: read
   for (let i = 0; i < rank; i++) src += begin[i]! * strides[i]!;
   for (let o = 0; o < total; o += run) {
     copyRun(out, o, values, src, run);
-    for (let d = inner - 1; d >= 0; d--) {
-      src += strides[d]!;
-      if (++index[d]! < size[d]!) break;
-      src -= strides[d]! * size[d]!;
-      index[d] = 0;
-    }
+    src = advanceIndex(index, size, strides, src);
   }
   return out;
+}
+
+/**
+ * Steps the multi-index `index` over the leading `index.length` dims (last fastest) by one and returns the
+ * offset moved with it through `strides`; Slice, PadV2 and Transpose walk their runs with it.
+ */
+function advanceIndex(index: number[], dims: readonly number[], strides: readonly number[], offset: number): number {
+  for (let d = index.length - 1; d >= 0; d--) {
+    offset += strides[d]!;
+    if (++index[d]! < dims[d]!) return offset;
+    offset -= strides[d]! * dims[d]!;
+    index[d] = 0;
+  }
+  return offset;
 }
 
 function numberList(value: unknown, rank: number, fill: number): number[] | null {
@@ -186,12 +195,7 @@ export function makePadV2Kernel(original: tf.KernelFunc): tf.KernelFunc {
       for (let i = 0; i < rank; i++) dst += pads[i]![0] * outStrides[i]!;
       for (let src = 0; src < total; src += run) {
         copyRun(out, dst, values, src, run);
-        for (let d = rank - 2; d >= 0; d--) {
-          dst += outStrides[d]!;
-          if (++index[d]! < shape[d]!) break;
-          dst -= outStrides[d]! * shape[d]!;
-          index[d] = 0;
-        }
+        dst = advanceIndex(index, shape, outStrides, dst);
       }
     }
     return backend.makeTensorInfo(outShape, x!.dtype, out);
@@ -242,12 +246,7 @@ function transposeValues(values: NumericArray, shape: readonly number[], perm: r
     if (sq === 1) for (let i = 0; i < p; i++) copyRun(out, o + i * q, values, src + i * sp, q);
     else if (sp === 1) transposeTile(values, src, sq, out, o, p, q);
     else for (let i = 0; i < p; i++) for (let j = 0, s = src + i * sp, d = o + i * q; j < q; j++, s += sq) out[d + j] = values[s]!;
-    for (let d = outer - 1; d >= 0; d--) {
-      src += strides[d]!;
-      if (++index[d]! < dims[d]!) break;
-      src -= strides[d]! * dims[d]!;
-      index[d] = 0;
-    }
+    src = advanceIndex(index, dims, strides, src);
   }
   return out;
 }
