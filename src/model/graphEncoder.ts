@@ -2,6 +2,7 @@ import * as tf from "@tensorflow/tfjs";
 import { NORM_EPS, normalizeRows } from "../losses/normalize";
 import type { SparseMatrix } from "../backend/sparse";
 import { readFloat32 } from "../util/takeData";
+import { columnSums } from "../util/rowMajor";
 
 /**
  * The per-modality graph encoders and the user-side fusion (DESIGN §1, "Graph encoder per modality" and
@@ -462,10 +463,4 @@ function denseBackward(s: ModalitySaved, dItemIn: Float32Array, N: number, H: nu
   }
   for (const t of [leakyTensor, dItemInTensor, w2Tensor, dW2Tensor, dLeakyTensor]) t.dispose();
   return [dHidden, dW2];
-}
-
-function columnSums(x: Float32Array, n: number, w: number): Float32Array {
-  const sums = new Float64Array(w);
-  for (let i = 0, o = 0; i < n; i++, o += w) for (let j = 0; j < w; j++) sums[j]! += x[o + j]!;
-  return Float32Array.from(sums);
 }

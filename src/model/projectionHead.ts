@@ -2,6 +2,7 @@ import * as tf from "@tensorflow/tfjs";
 import { applyLinear, batchNormTrain, type BatchNormParams, type Linear } from "./params";
 import { NORM_EPS, normalizeRows } from "../losses/normalize";
 import { readFloat32 } from "../util/takeData";
+import { columnSums } from "../util/rowMajor";
 
 /**
  * The Solosim projection head after its first linear layer (DESIGN §1):
@@ -224,12 +225,6 @@ function normalizeBackward(dy: Float32Array, y: Float32Array, invNorm: Float32Ar
     for (let j = 0; j < w; j++) dz[o + j] = r * (dy[o + j]! - y[o + j]! * dot);
   }
   return dz;
-}
-
-function columnSums(x: Float32Array, n: number, w: number): Float32Array {
-  const sums = new Float64Array(w);
-  for (let i = 0, o = 0; i < n; i++, o += w) for (let j = 0; j < w; j++) sums[j]! += x[o + j]!;
-  return Float32Array.from(sums);
 }
 
 /**
