@@ -66,9 +66,10 @@ function fusedOp(batch: BprTriples): (users: tf.Tensor, items: tf.Tensor) => tf.
   return tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [usersT, itemsT] = args as [tf.Tensor2D, tf.Tensor2D];
     const width = usersT.shape[1];
-    // Copies of what the backward reads: an optimiser may write the tables' storage before it runs.
-    const U = Float32Array.from(readFloat32(usersT));
-    const I = Float32Array.from(readFloat32(itemsT));
+    // The tables' own storage, not copies: they are tensors computed by this step's forward (not variables an
+    // optimiser writes in place), kept alive by the tape until this op's backward has run.
+    const U = readFloat32(usersT);
+    const I = readFloat32(itemsT);
     const size = batch.users.length;
     const margin = new Float64Array(size); // x_b in float64 (float32 scores rounded as the composition's)
     let total = 0;
