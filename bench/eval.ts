@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { csrFromCoo, type Csr } from "../src/graph/csr";
 import { evaluateFullRanking, evaluateScoreMatrix } from "../src/eval/fullRanking";
 import { rankingMetricsAtK } from "../src/eval/metrics";
+import { countOption } from "./options";
 import { SeaError } from "../src/util/errors";
 import { Rng } from "../src/util/rng";
 
@@ -38,21 +39,15 @@ export function registerEvalBench(bench: Command): void {
     .action((opts: EvalBenchOptions) => runEvalBench(opts));
 }
 
-function positiveInt(value: string, flag: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new SeaError(`must be a positive integer, got "${value}"`, { where: flag });
-  return n;
-}
-
 function runEvalBench(opts: EvalBenchOptions): void {
-  const nUsers = positiveInt(opts.users, "--users");
-  const nItems = positiveInt(opts.items, "--items");
-  const nTrain = positiveInt(opts.train, "--train");
-  const nHeldOut = positiveInt(opts.heldOut, "--held-out");
-  const batchSize = positiveInt(opts.batchSize, "--batch-size");
-  const naiveUsers = Math.min(positiveInt(opts.naiveUsers, "--naive-users"), nUsers);
-  const seed = positiveInt(opts.seed, "--seed");
-  const ks = opts.k.split(",").map((s) => positiveInt(s.trim(), "--k"));
+  const nUsers = countOption(opts.users, "--users", 1);
+  const nItems = countOption(opts.items, "--items", 1);
+  const nTrain = countOption(opts.train, "--train", 1);
+  const nHeldOut = countOption(opts.heldOut, "--held-out", 1);
+  const batchSize = countOption(opts.batchSize, "--batch-size", 1);
+  const naiveUsers = Math.min(countOption(opts.naiveUsers, "--naive-users", 1), nUsers);
+  const seed = countOption(opts.seed, "--seed", 1);
+  const ks = opts.k.split(",").map((s) => countOption(s.trim(), "--k", 1));
   if (nTrain < nUsers || nHeldOut < nUsers || nTrain + nHeldOut > nUsers * nItems) {
     throw new SeaError(`need users ≤ train, users ≤ held-out and train + held-out ≤ users × items`, { where: "--train/--held-out" });
   }

@@ -9,6 +9,7 @@ import { createTrainingParts, TrainStep, evaluateEpoch, type TrainingParts } fro
 import { readAnalysisParts } from "../src/train/embeddingsExport";
 import { measureEpochMi } from "../src/train/analysisHooks";
 import { Rng } from "../src/util/rng";
+import { countOption } from "./options";
 
 interface StepTiming {
   stepSeconds: number;
@@ -25,6 +26,7 @@ interface BenchOptions {
   preset: string;
   steps: string;
   naiveSteps: string;
+  warmup: string;
   variant: string;
   backend?: string;
   profile?: boolean;
@@ -45,7 +47,8 @@ export function registerStepBench(bench: Command): void {
     .command("step")
     .description("seconds per training step and per epoch, reassociated vs naive item projection")
     .option("--preset <name>", "dataset preset or folder", "baby-shape")
-    .option("--steps <n>", "timed steps per formulation (after one warm-up step)", "3")
+    .option("--steps <n>", "timed steps per formulation", "3")
+    .option("--warmup <n>", "untimed steps per formulation before the timed ones", "3")
     .option("--naive-steps <n>", "timed steps for the naive formulation (0: skip it)", "1")
     .option("--variant <name>", "variant to time", "sea")
     .option("--backend <name>", "backend (default: best available)")
@@ -55,18 +58,19 @@ export function registerStepBench(bench: Command): void {
     .action(async (opts: BenchOptions) => {
       const backend = await selectBackend({ backend: opts.backend, quiet: opts.json });
       const dataset = await loadDatasetArg(opts.preset);
+      const warmup = countOption(opts.warmup, "--warmup", 0);
       const results: Record<string, StepTiming> = {};
       const extra: Record<string, unknown> = {};
       const projection: Record<string, number> = {};
       for (const [name, reassociate, steps] of [
-        ["reassociated", true, Number(opts.steps)],
-        ["naive", false, Number(opts.naiveSteps)],
+        ["reassociated", true, countOption(opts.steps, "--steps", 1)],
+        ["naive", false, countOption(opts.naiveSteps, "--naive-steps", 0)],
       ] as const) {
         if (steps < 1) continue;
         const config = buildRunConfig({ variant: opts.variant, explicit: { reassociate } });
         const parts = createTrainingParts(dataset, config);
         try {
-          results[name] = await timeSteps(parts, dataset, steps, reassociate && opts.profile === true, opts.json === true);
+          results[name] = await timeSteps(parts, dataset, warmup, steps, reassociate && opts.profile === true, opts.json === true);
           projection[name] = timeProjection(parts, reassociate, steps);
           if (reassociate && opts.analysis) extra.analysis = timeAnalysis(parts);
           if (!opts.json) process.stderr.write(`${name}: ${results[name]!.stepSeconds.toFixed(2)} s/step over ${steps} step(s)\n`);
@@ -102,7 +106,7 @@ export function registerStepBench(bench: Command): void {
     });
 }
 
-async function timeSteps(parts: TrainingParts, dataset: Dataset, steps: number, profile: boolean, quiet: boolean): Promise<StepTiming> {
+async function timeSteps(parts: TrainingParts, dataset: Dataset, warmup: number, steps: number, profile: boolean, quiet: boolean): Promise<StepTiming> {
   const config = parts.model.config;
   const step = new TrainStep(parts);
   const rng = new Rng(config.seed);
@@ -113,13 +117,15 @@ async function timeSteps(parts: TrainingParts, dataset: Dataset, steps: number, 
     return { users: triples.users.subarray(lo, hi), pos: triples.pos.subarray(lo, hi), neg: triples.neg.subarray(lo, hi) };
   };
   const perms = () => (parts.club ? parts.data.modalities.map(() => rng.permutation(dataset.nItems)) : []);
-  step.run(batch(0), perms()); // warm-up: kernels, allocations
+  // Untimed steps first: V8 compiles the hot loops and the heap grows over the first few steps (with one warm-up
+  // step the next three still ran ~10–15% slower than the rest of an epoch).
+  for (let i = 0; i < warmup; i++) step.run(batch(i), perms());
   const warm = { ...step.phaseSeconds };
   const t0 = process.hrtime.bigint();
-  for (let i = 1; i <= steps; i++) step.run(batch(i), perms());
+  for (let i = warmup; i < warmup + steps; i++) step.run(batch(i), perms());
   const stepSeconds = Number(process.hrtime.bigint() - t0) / 1e9 / steps;
   const phases = Object.fromEntries(Object.entries(step.phaseSeconds).map(([k, v]) => [k, (v - warm[k as keyof typeof warm]) / steps]));
-  if (profile) await printKernelProfile(() => step.run(batch(steps + 1), perms()), quiet);
+  if (profile) await printKernelProfile(() => step.run(batch(warmup + steps), perms()), quiet);
   const e0 = process.hrtime.bigint();
   evaluateEpoch(parts.data, dataset, parts.model, config);
   const evalSeconds = Number(process.hrtime.bigint() - e0) / 1e9;
