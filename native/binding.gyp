@@ -4,7 +4,7 @@
   "targets": [
     {
       "target_name": "sea_native",
-      "sources": ["src/sea_native.cc", "src/club_fit.cc", "src/solosim.cc", "src/adam.cc", "src/club_bound.cc"],
+      "sources": ["src/sea_native.cc", "src/club_fit.cc", "src/solosim.cc", "src/adam.cc", "src/club_bound.cc", "src/row_ops.cc", "src/array_ops.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
       "cflags!": ["-fno-exceptions"],

@@ -104,5 +104,7 @@ void RegisterClubFit(Napi::Env env, Napi::Object exports);  // club_fit.cc
 void RegisterSolosim(Napi::Env env, Napi::Object exports);  // solosim.cc
 void RegisterAdam(Napi::Env env, Napi::Object exports);     // adam.cc
 void RegisterClubBound(Napi::Env env, Napi::Object exports);  // club_bound.cc
+void RegisterRowOps(Napi::Env env, Napi::Object exports);     // row_ops.cc
+void RegisterArrayOps(Napi::Env env, Napi::Object exports);   // array_ops.cc
 
 }  // namespace sea

@@ -283,6 +283,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   sea::RegisterSolosim(env, exports);
   sea::RegisterAdam(env, exports);
   sea::RegisterClubBound(env, exports);
+  sea::RegisterRowOps(env, exports);
+  sea::RegisterArrayOps(env, exports);
   return exports;
 }
 

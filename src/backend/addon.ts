@@ -17,6 +17,36 @@ export interface SeaNativeAddon {
     aBatch: Int32Array,
     bBatch: Int32Array,
   ): void;
+  /**
+   * dst[dstOffset + r·dstStride + j] = src[srcOffset + r·srcStride + j] for r < count, j < run; both arrays of one
+   * type (native/src/array_ops.cc, threads for large copies).
+   */
+  copyStrided(
+    dst: Float32Array | Int32Array,
+    dstOffset: number,
+    dstStride: number,
+    src: Float32Array | Int32Array,
+    srcOffset: number,
+    srcStride: number,
+    run: number,
+    count: number,
+  ): void;
+  /**
+   * out[i·inner + j] = a[i·aOuter + j·aInner] op b[i·bOuter + j·bInner] in float32 (op 0 +, 1 −, 2 ×, 3 ÷; inner
+   * strides 0 or 1, not both 0): the cpu binary kernels' two-level broadcasts (native/src/array_ops.cc).
+   */
+  binary2d(
+    op: number,
+    out: Float32Array,
+    a: Float32Array,
+    aOuter: number,
+    aInner: number,
+    b: Float32Array,
+    bOuter: number,
+    bInner: number,
+    outer: number,
+    inner: number,
+  ): void;
   /** c = act(c + bias) with bias repeated every bias.length entries; activation codes in kernels.ts. */
   biasActivation(c: Float32Array, bias: Float32Array | null, activation: number, alpha: number): void;
   /** out[nRows×d] = A · x[nCols×d] for the CSR matrix A (threads over row blocks of equal nnz). */
@@ -92,6 +122,111 @@ export interface SeaNativeAddon {
     dx: Float32Array,
     dy: Float32Array,
   ): number;
+  // Row passes of the fused graph-encoder and projection-head ops (native/src/row_ops.cc), single-threaded, in
+  // place; each is the twin of a JS loop in src/model/graphEncoder.ts or src/model/projectionHead.ts and gives the
+  // same bits (same double accumulations, same float32 roundings, same order).
+  /** out = x < 0 ? slope·x : x (the product in double, rounded once). */
+  leakyRelu(x: Float32Array, slope: number, out: Float32Array): void;
+  /** dx = dOut·(p + (1 − p)·slope32) with p = positiveTest > 0 ? 1 : 0. */
+  leakyReluGrad(dOut: Float32Array, positiveTest: Float32Array, slope32: number, dx: Float32Array): void;
+  /**
+   * Rows [first, first + n) of x0 [rows, k] ← normalised (source row + bias, rounded to float32); invNorm[row] =
+   * float32(1/√max(‖·‖², eps2)) with ‖·‖² summed in double and rounded to float32; active[row] = ‖·‖² ≥ eps2.
+   */
+  encoderNormalizeRows(
+    source: Float32Array,
+    bias: Float32Array | null,
+    x0: Float32Array,
+    first: number,
+    n: number,
+    k: number,
+    eps2: number,
+    invNorm: Float32Array,
+    active: Uint8Array,
+  ): void;
+  /**
+   * Per row of [U+N, k], sum = ((base + next) + last) in float32; user rows to sumUsers [U, k] and, times
+   * weights[i·M + m], to out [U+N, M·k] columns [m·k, (m+1)·k); item rows to out as they are.
+   */
+  encoderWriteOutputs(
+    base: Float32Array,
+    next: Float32Array | null,
+    last: Float32Array | null,
+    sumUsers: Float32Array,
+    weights: Float32Array,
+    m: number,
+    M: number,
+    out: Float32Array,
+    U: number,
+    N: number,
+    k: number,
+  ): void;
+  /**
+   * g [U+N, k] = dy's columns [m·k, (m+1)·k) (dy [U+N, M·k]), user rows times weights[i·M + m];
+   * dWeights[i·M + m] = that dy row · sumUsers row (double).
+   */
+  encoderLayerSumGradient(
+    dy: Float32Array,
+    weights: Float32Array,
+    sumUsers: Float32Array,
+    m: number,
+    M: number,
+    g: Float32Array,
+    dWeights: Float32Array,
+    U: number,
+    N: number,
+    k: number,
+  ): void;
+  /**
+   * Row normalisation's backward for rows [first, first + n) of the unit rows y [rows, k] into dx [n, k]: with
+   * d = ((base + next) + last) of the row and dot = d·y in double (0 where not active), dx = invNorm·(d − y·dot).
+   */
+  normalizeRowsBackward(
+    base: Float32Array,
+    next: Float32Array | null,
+    last: Float32Array | null,
+    y: Float32Array,
+    invNorm: Float32Array,
+    active: Uint8Array,
+    dx: Float32Array,
+    first: number,
+    n: number,
+    k: number,
+  ): void;
+  /** out[j] = Σ_i x[i·w + j] (x [n, w]), summed in double in row order and rounded once. */
+  columnSums(x: Float32Array, n: number, w: number, out: Float32Array): void;
+  /**
+   * Batch-statistics BatchNorm then ReLU over x [n, h]: invStd[j] = 1/√(biased var + eps) (double), xHat =
+   * (x − mean)·invStd, out = max(0, γ·x̂ + β).
+   */
+  bnReluForward(
+    x: Float32Array,
+    n: number,
+    h: number,
+    gamma: Float32Array,
+    beta: Float32Array,
+    eps: number,
+    out: Float32Array,
+    xHat: Float32Array,
+    invStd: Float64Array,
+  ): void;
+  /** Backward of ReLU(BN(x)): d [n, h] holds d(out) in and dx out; writes dGamma = Σ g·x̂ and dBeta = Σ g. */
+  bnReluBackward(
+    d: Float32Array,
+    relued: Float32Array,
+    xHat: Float32Array,
+    invStd: Float64Array,
+    gamma: Float32Array,
+    n: number,
+    h: number,
+    dGamma: Float32Array,
+    dBeta: Float32Array,
+  ): void;
+  /**
+   * In place z [n, w] ← (z + bias)·r per row, r = 1/√max(‖z + bias‖², eps2) (the sum and r unrounded in double,
+   * ‖·‖² rounded to float32 for the comparison); invNorm[i] = float32(r), active[i] = ‖·‖² ≥ eps2.
+   */
+  headNormalizeRows(z: Float32Array, n: number, w: number, bias: Float32Array, eps2: number, invNorm: Float32Array, active: Uint8Array): void;
   /** Sets the BLAS and spmm thread count; returns the value applied. */
   setThreads(n: number): number;
   getThreads(): number;
@@ -155,6 +290,18 @@ export function lookUpNativeFunction<K extends keyof SeaNativeAddon>(name: K): N
   const fn = (addon as Partial<SeaNativeAddon>)[name];
   if (typeof fn !== "function") return { fn: null, reason: `the native addon predates ${name} (rebuild: node scripts/build-native.js)` };
   return { fn: (fn as (...args: never[]) => unknown).bind(addon) as SeaNativeAddon[K], reason: null };
+}
+
+/**
+ * A getter of the addon's function `name` that looks it up on its first call and then returns the same answer
+ * (null when unavailable): for kernels that take a native path per call.
+ */
+export function nativeFunctionOnce<K extends keyof SeaNativeAddon>(name: K): () => SeaNativeAddon[K] | null {
+  let found: SeaNativeAddon[K] | null | undefined;
+  return () => {
+    if (found === undefined) found = lookUpNativeFunction(name).fn;
+    return found;
+  };
 }
 
 export function nativeLoadError(): string | null {

@@ -1,4 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
+import { nativeFunctionOnce } from "./addon";
 
 /**
  * What the kit's cpu kernels (the repairs registered by cpuKernels.ts, the BLAS kernels in kernels.ts) use
@@ -98,6 +99,35 @@ export function copyRun(dst: NumericArray, dstOffset: number, src: NumericArray,
   } else {
     for (let j = 0; j < n; j++) dst[dstOffset + j] = src[srcOffset + j]!;
   }
+}
+
+/** Copies of at least this many values (over several runs) go to the addon in one call. */
+const NATIVE_COPY_MIN_VALUES = 1 << 14;
+
+const nativeCopyStrided = nativeFunctionOnce("copyStrided");
+
+/**
+ * `count` runs of `n` values: run r goes from src[srcOffset + r·srcStride] to dst[dstOffset + r·dstStride]. Large
+ * copies are one addon call (memcpy per run, on the addon's threads) instead of one TypedArray view per run.
+ */
+export function copyRuns(
+  dst: NumericArray,
+  dstOffset: number,
+  dstStride: number,
+  src: NumericArray,
+  srcOffset: number,
+  srcStride: number,
+  n: number,
+  count: number,
+): void {
+  if (count > 1 && n * count >= NATIVE_COPY_MIN_VALUES && dst.constructor === src.constructor) {
+    const copy = nativeCopyStrided();
+    if (copy) {
+      copy(dst, dstOffset, dstStride, src, srcOffset, srcStride, n, count);
+      return;
+    }
+  }
+  for (let r = 0; r < count; r++) copyRun(dst, dstOffset + r * dstStride, src, srcOffset + r * srcStride, n);
 }
 
 /**

@@ -1,4 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
+import { nativeFunctionOnce } from "./addon";
 import { cpuBackendOf, float32Values, sizeOf, type KernelArgs, type KernelResult } from "./cpuBackendAccess";
 
 /**
@@ -196,6 +197,7 @@ function binaryKernel<O extends Float32Array | Uint8Array>(
   run: Run<O>,
   outDtype: "float32" | "bool",
   alloc: (n: number) => O,
+  nativeOp?: number,
 ): tf.KernelFunc {
   return (args: KernelArgs): KernelResult => {
     const backend = cpuBackendOf(args);
@@ -206,15 +208,39 @@ function binaryKernel<O extends Float32Array | Uint8Array>(
     const plan = planBroadcast(a!.shape, b!.shape);
     if (!plan) return original(args);
     const out = alloc(plan.size);
-    if (plan.size > 0) runPlan(plan, out, av, bv, run);
+    if (plan.size > 0 && !(nativeOp !== undefined && out instanceof Float32Array && runPlanNatively(plan, nativeOp, out, av, bv))) {
+      runPlan(plan, out, av, bv, run);
+    }
     return backend.makeTensorInfo(plan.outShape, outDtype, out);
   };
+}
+
+/** The addon's binary2d op codes of the arithmetic it implements (one float32 operation each, as the loops above). */
+const NATIVE_OPS: Record<string, number> = { Add: 0, Sub: 1, Multiply: 2, RealDiv: 3 };
+
+/** Outputs of at least this many values go to the addon (SIMD, and its threads above ~128K values). */
+const NATIVE_MIN_VALUES = 1 << 15;
+
+const nativeBinary = nativeFunctionOnce("binary2d");
+
+/**
+ * Runs a plan of at most two levels (same shapes, a scalar, a bias row, a row scale, an outer product) in the
+ * addon; false when it cannot (small, deeper broadcast, or native code unavailable), and the JS loop runs.
+ */
+function runPlanNatively(plan: BroadcastPlan, op: number, out: Float32Array, a: Float32Array, b: Float32Array): boolean {
+  if (plan.size < NATIVE_MIN_VALUES || plan.dims.length > 2) return false;
+  const binary2d = nativeBinary();
+  if (!binary2d) return false;
+  const two = plan.dims.length === 2;
+  const inner = plan.dims.length - 1;
+  binary2d(op, out, a, two ? plan.aStrides[0]! : 0, plan.aStrides[inner]!, b, two ? plan.bStrides[0]! : 0, plan.bStrides[inner]!, two ? plan.dims[0]! : 1, plan.dims[inner]!);
+  return true;
 }
 
 /** Replacement for binary kernel `name` (one of BINARY_KERNEL_NAMES), falling back to `original`. */
 export function makeBinaryKernel(name: string, original: tf.KernelFunc): tf.KernelFunc {
   const arithmetic = ARITHMETIC[name];
-  if (arithmetic) return binaryKernel(original, arithmetic, "float32", (n) => new Float32Array(n));
+  if (arithmetic) return binaryKernel(original, arithmetic, "float32", (n) => new Float32Array(n), NATIVE_OPS[name]);
   const comparison = COMPARISON[name];
   if (comparison) return binaryKernel(original, comparison, "bool", (n) => new Uint8Array(n));
   throw new Error(`no cpu binary kernel for ${name}`);

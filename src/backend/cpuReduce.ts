@@ -1,4 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
+import { nativeFunctionOnce } from "./addon";
 import { cpuBackendOf, float32Values, parseAxes, sizeOf, type KernelArgs, type KernelResult } from "./cpuBackendAccess";
 
 /**
@@ -45,10 +46,17 @@ function planReduce(shape: readonly number[], attr: unknown, keepDims: boolean):
   return leading ? { outer: reducedSize, inner: keptSize, leading, outShape } : { outer: keptSize, inner: reducedSize, leading, outShape };
 }
 
-/** out[i] = Σ_j scale(x[i·inner + j]) (trailing) or out[j] = Σ_i scale(x[i·inner + j]) (leading). */
+/** Leading sums of at least this many values go to the addon's columnSums (the same sums, on its threads). */
+const NATIVE_COLUMN_SUMS_MIN_VALUES = 1 << 15;
+const nativeColumnSums = nativeFunctionOnce("columnSums");
+
+/** out[i] = Σ_j x[i·inner + j] (trailing) or out[j] = Σ_i x[i·inner + j] (leading), in float64. */
 function sumInto(x: Float32Array, plan: ReducePlan, out: Float32Array): void {
   const { outer, inner } = plan;
-  if (plan.leading) {
+  const columnSums = outer * inner >= NATIVE_COLUMN_SUMS_MIN_VALUES ? nativeColumnSums() : null;
+  if (plan.leading && columnSums) {
+    columnSums(x, outer, inner, out);
+  } else if (plan.leading) {
     const acc = new Float64Array(inner);
     for (let i = 0, r = 0; i < outer; i++, r += inner) for (let j = 0; j < inner; j++) acc[j] += x[r + j]!;
     out.set(acc);

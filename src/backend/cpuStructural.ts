@@ -2,6 +2,7 @@ import * as tf from "@tensorflow/tfjs";
 import {
   allocLike,
   copyRun,
+  copyRuns,
   cpuBackendOf,
   numericValues,
   parseAxes,
@@ -39,11 +40,18 @@ function sliceValues(values: NumericArray, shape: readonly number[], begin: read
   let inner = Math.max(rank - 1, 0);
   while (inner > 0 && size[inner] === shape[inner]) inner--;
   const run = rank > 0 ? sizeOf(size.slice(inner)) : 1;
-  const index = new Array<number>(inner).fill(0);
   let src = 0;
   for (let i = 0; i < rank; i++) src += begin[i]! * strides[i]!;
-  for (let o = 0; o < total; o += run) {
-    copyRun(out, o, values, src, run);
+  if (inner === 0) {
+    copyRun(out, 0, values, src, run);
+    return out;
+  }
+  // The runs along the last walked dim are one strided copy; the dims before it are walked one index at a time.
+  const last = inner - 1;
+  const count = size[last]!;
+  const index = new Array<number>(last).fill(0);
+  for (let o = 0; o < total; o += run * count) {
+    copyRuns(out, o, run, values, src, strides[last]!, run, count);
     src = advanceIndex(index, size, strides, src);
   }
   return out;
@@ -157,11 +165,12 @@ export function makeConcatKernel(original: tf.KernelFunc): tf.KernelFunc {
     if (total === 0 || parts.length < 2) return original(args);
     const out = allocLike(parts[0]!.values, total);
     const rows = sizeOf(first.shape.slice(0, axis));
-    for (let r = 0, o = 0; r < rows; r++) {
-      for (const p of parts) {
-        copyRun(out, o, p.values, r * p.run, p.run);
-        o += p.run;
-      }
+    const outRun = total / rows;
+    // Each input fills its column block of every output row: one strided copy per input.
+    let offset = 0;
+    for (const p of parts) {
+      copyRuns(out, offset, outRun, p.values, 0, p.run, p.run, rows);
+      offset += p.run;
     }
     return backend.makeTensorInfo(outShape, first.dtype, out);
   };

@@ -1,6 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { NORM_EPS, normalizeRows } from "../losses/normalize";
 import type { SparseMatrix } from "../backend/sparse";
+import { lookUpNativeFunction, type SeaNativeAddon } from "../backend/addon";
 import { readFloat32 } from "../util/takeData";
 import { columnSums } from "../util/rowMajor";
 
@@ -41,6 +42,47 @@ export interface GraphEncoderOutput {
 export type GraphEncoderPath = "fused" | "tfjs";
 
 /**
+ * Who runs the fused op's row passes: "native" the addon's twins (native/src/row_ops.cc; an error when they are
+ * unavailable), "js" the loops in this file, "auto" native when available. Both give the same bits.
+ */
+export type GraphEncoderPasses = "auto" | "native" | "js";
+
+/** The fused op's typed-array passes (the JS loops below and the addon's functions share these signatures). */
+type EncoderPasses = Pick<
+  SeaNativeAddon,
+  "leakyRelu" | "leakyReluGrad" | "encoderNormalizeRows" | "encoderWriteOutputs" | "encoderLayerSumGradient" | "normalizeRowsBackward" | "columnSums"
+>;
+
+const NATIVE_PASS_NAMES = [
+  "leakyRelu",
+  "leakyReluGrad",
+  "encoderNormalizeRows",
+  "encoderWriteOutputs",
+  "encoderLayerSumGradient",
+  "normalizeRowsBackward",
+  "columnSums",
+] as const satisfies readonly (keyof EncoderPasses)[];
+
+/** The addon's row passes, or why they are unavailable (SEA_NATIVE=0, addon missing, or built before them). */
+export function nativeGraphEncoderPasses(): { passes: EncoderPasses; reason: null } | { passes: null; reason: string } {
+  const found: Partial<EncoderPasses> = {};
+  for (const name of NATIVE_PASS_NAMES) {
+    const lookup = lookUpNativeFunction(name);
+    if (!lookup.fn) return { passes: null, reason: lookup.reason };
+    (found as Record<string, unknown>)[name] = lookup.fn;
+  }
+  return { passes: found as EncoderPasses, reason: null };
+}
+
+function choosePasses(choice: GraphEncoderPasses): EncoderPasses {
+  if (choice === "js") return JS_PASSES;
+  const native = nativeGraphEncoderPasses();
+  if (native.passes) return native.passes;
+  if (choice === "native") throw new Error(`graphEncoders: native row passes requested but unavailable: ${native.reason}`);
+  return JS_PASSES;
+}
+
+/**
  * The graph encoders of all modalities. On the tfjs "cpu" backend tensors live in host memory, so the fused
  * op replaces ~60 small kernels on [U+N, k] arrays (and LeakyReLU's Select-based gradient) with two BLAS
  * products and 2L sparse products per modality plus a few typed-array passes. Other backends keep the
@@ -50,17 +92,22 @@ export function graphEncoders(modalities: readonly GraphEncoderModality[], modal
   return graphEncodersWith(modalities, modalityWeights, options, tf.getBackend() === "cpu" ? "fused" : "tfjs");
 }
 
-/** graphEncoders on a chosen path (tests compare the two; they agree to float32 rounding). */
+/**
+ * graphEncoders on a chosen path (tests compare the two; they agree to float32 rounding) and, for the fused
+ * path, with a chosen runner of its row passes (identical results).
+ */
 export function graphEncodersWith(
   modalities: readonly GraphEncoderModality[],
   modalityWeights: tf.Tensor2D,
   options: GraphEncoderOptions,
   path: GraphEncoderPath,
+  passes: GraphEncoderPasses = "auto",
 ): GraphEncoderOutput {
   const dims = checkShapes(modalities, modalityWeights, options);
   if (path === "tfjs") return graphEncodersTfjs(modalities, modalityWeights, options, dims.nUsers, dims.nItems);
+  const chosen = choosePasses(passes);
   return tf.tidy(() => {
-    const op = fusedOp(dims, options);
+    const op = fusedOp(dims, options, chosen);
     const inputs: tf.Tensor[] = [modalityWeights];
     for (const m of modalities) inputs.push(m.hidden, m.second.w, m.second.b, m.userPreference);
     // customGrad has one output: users and items come stacked as [U+N, M·k] rows, and one split (a copy of
@@ -141,6 +188,9 @@ function checkShapes(modalities: readonly GraphEncoderModality[], modalityWeight
   return { nUsers, nItems, k, hidden };
 }
 
+/** The float32 eps² the tfjs path's normalisation compares the squared norm with. */
+const EPS2 = Math.fround(NORM_EPS * NORM_EPS);
+
 /** What one modality's forward keeps for the backward (host arrays only: nothing to leak). */
 interface ModalitySaved {
   /** leakyRelu(hidden) [N, H]: the input of W2, so dW2 = leakyᵀ·d itemIn. */
@@ -167,7 +217,7 @@ interface ModalitySaved {
  * [modalityWeights, (hidden, w2, b2, userPreference) per modality], so tf.variableGrads (which walks the
  * tape's inputs) reaches the variables; the gradient returns one tensor per input.
  */
-function fusedOp(dims: Dims, options: GraphEncoderOptions): (...inputs: tf.Tensor[]) => tf.Tensor {
+function fusedOp(dims: Dims, options: GraphEncoderOptions, passes: EncoderPasses): (...inputs: tf.Tensor[]) => tf.Tensor {
   const { nUsers: U, nItems: N, k } = dims;
   const M = dims.hidden.length;
   const L = options.layers;
@@ -184,24 +234,25 @@ function fusedOp(dims: Dims, options: GraphEncoderOptions): (...inputs: tf.Tenso
       const [hidden, w2, b2, userPreference] = tensors.slice(1 + 4 * m, 5 + 4 * m) as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
       const H = dims.hidden[m]!;
       const hiddenValues = readFloat32(hidden);
-      const leaky = leakyRelu(hiddenValues, options.leakySlope);
+      const leaky = new Float32Array(N * H);
+      passes.leakyRelu(hiddenValues, options.leakySlope, leaky);
       const w2Values = Float32Array.from(readFloat32(w2));
       const x0 = new Float32Array(rows * k);
       const invNorm = new Float32Array(rows);
       const active = new Uint8Array(rows);
-      normalizeInto(readFloat32(userPreference), null, x0, 0, U, k, invNorm, active);
+      passes.encoderNormalizeRows(readFloat32(userPreference), null, x0, 0, U, k, EPS2, invNorm, active);
       // itemIn = leaky·W2 (BLAS), + b2 and normalised straight into x0's item rows.
       const leakyTensor = tf.tensor2d(leaky, [N, H]);
       const w2Tensor = tf.tensor2d(w2Values, [H, k]);
       const product = tf.matMul(leakyTensor, w2Tensor);
-      normalizeInto(readFloat32(product), readFloat32(b2), x0, U, N, k, invNorm, active);
+      passes.encoderNormalizeRows(readFloat32(product), readFloat32(b2), x0, U, N, k, EPS2, invNorm, active);
       leakyTensor.dispose();
       w2Tensor.dispose();
       product.dispose();
 
       const sumUsers = new Float32Array(U * k);
       const [base, next, last] = layerSumTerms(graph, x0, L, k, false);
-      writeOutputs(base, next, last, sumUsers, weights, m, M, out, U, N, k, width);
+      passes.encoderWriteOutputs(base, next, last, sumUsers, weights, m, M, out, U, N, k);
       const positiveTest = options.leakySlope >= 0 ? leaky : Float32Array.from(hiddenValues);
       saved.push({ leaky, positiveTest, w2: w2Values, x0, invNorm, active, sumUsers });
     }
@@ -215,20 +266,22 @@ function fusedOp(dims: Dims, options: GraphEncoderOptions): (...inputs: tf.Tenso
       for (let m = 0; m < M; m++) {
         const s = saved[m]!;
         const [hidden, w2, b2, userPreference] = tensors.slice(1 + 4 * m, 5 + 4 * m) as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
-        layerSumGradient(dyValues, weights, s.sumUsers, m, M, g, dWeights, U, N, k, width);
+        passes.encoderLayerSumGradient(dyValues, weights, s.sumUsers, m, M, g, dWeights, U, N, k);
         // d x0 = Σ_{l=0..L} (Aᵀ)ˡ·g: the transpose of the forward's layer sum (the same L products as Horner's
         // g + Aᵀ(g + Aᵀ(…)), and for L ≤ 2 no pass of its own: the normalisation pass adds the terms).
         const [base, next, last] = layerSumTerms(graph, g, L, k, true);
         const dUserPreference = new Float32Array(U * k);
         const dItemIn = new Float32Array(N * k);
-        normalizeBackward(base, next, last, s, dUserPreference, 0, U, k);
-        normalizeBackward(base, next, last, s, dItemIn, U, N, k);
+        passes.normalizeRowsBackward(base, next, last, s.x0, s.invNorm, s.active, dUserPreference, 0, U, k);
+        passes.normalizeRowsBackward(base, next, last, s.x0, s.invNorm, s.active, dItemIn, U, N, k);
         const H = dims.hidden[m]!;
-        const [dHidden, dW2] = denseBackward(s, dItemIn, N, H, k, options.leakySlope);
+        const [dHidden, dW2] = denseBackward(s, dItemIn, N, H, k, options.leakySlope, passes);
+        const db2 = new Float32Array(k);
+        passes.columnSums(dItemIn, N, k, db2);
         grads.push(
           tf.tensor(dHidden, hidden.shape),
           tf.tensor(dW2, w2.shape),
-          tf.tensor(columnSums(dItemIn, N, k), b2.shape),
+          tf.tensor(db2, b2.shape),
           tf.tensor(dUserPreference, userPreference.shape),
         );
       }
@@ -295,18 +348,16 @@ function sumRow(a: Float32Array, b: Float32Array | null, c: Float32Array | null,
  * (v + |v|)/2 + slope·(v − |v|)/2 is exactly that (the halves are v and +0, exact in float64) provided
  * slope·v cannot round to 0 — hence the bound on the slope; ±0, ±Inf and NaN take tfjs's expression.
  */
-function leakyRelu(x: Float32Array, slope: number): Float32Array {
-  const out = new Float32Array(x.length);
+function leakyRelu(x: Float32Array, slope: number, out: Float32Array): void {
   if (!(Math.abs(slope) >= 1e-250 && Math.abs(slope) < Infinity)) {
     for (let i = 0; i < x.length; i++) { const v = x[i]!; out[i] = v < 0 ? slope * v : v; }
-    return out;
+    return;
   }
   for (let i = 0; i < x.length; i++) {
     const v = x[i]!;
     const a = Math.abs(v);
     out[i] = a > 0 && a < Infinity ? (v + a) * 0.5 + slope * ((v - a) * 0.5) : v < 0 ? slope * v : v;
   }
-  return out;
 }
 
 /**
@@ -314,8 +365,17 @@ function leakyRelu(x: Float32Array, slope: number): Float32Array {
  * r = rsqrt(max(‖x‖², eps²)) rounded to float32 (Rsqrt's output) and the product rounded (Mul's). The
  * squared norm is summed in float64 and rounded once; tfjs's float32 Square then Sum may differ in the last bit.
  */
-function normalizeInto(source: Float32Array, bias: Float32Array | null, x0: Float32Array, first: number, n: number, k: number, invNorm: Float32Array, active: Uint8Array): void {
-  const eps2 = Math.fround(NORM_EPS * NORM_EPS); // the float32 constant the tfjs path compares with
+function normalizeInto(
+  source: Float32Array,
+  bias: Float32Array | null,
+  x0: Float32Array,
+  first: number,
+  n: number,
+  k: number,
+  eps2: number,
+  invNorm: Float32Array,
+  active: Uint8Array,
+): void {
   for (let i = 0; i < n; i++) {
     const s = i * k;
     const o = (first + i) * k;
@@ -360,8 +420,8 @@ function writeOutputs(
   U: number,
   N: number,
   k: number,
-  width: number,
 ): void {
+  const width = M * k;
   const row = new Float32Array(k);
   for (let i = 0; i < U; i++) {
     const s = i * k;
@@ -392,8 +452,8 @@ function layerSumGradient(
   U: number,
   N: number,
   k: number,
-  width: number,
 ): void {
+  const width = M * k;
   for (let i = 0; i < U; i++) {
     const w = weights[i * M + m]!;
     const s = i * k;
@@ -419,13 +479,14 @@ function normalizeBackward(
   base: Float32Array,
   next: Float32Array | null,
   last: Float32Array | null,
-  s: ModalitySaved,
+  y: Float32Array,
+  invNorm: Float32Array,
+  active: Uint8Array,
   dx: Float32Array,
   first: number,
   n: number,
   k: number,
 ): void {
-  const { x0: y, invNorm, active } = s;
   const d = new Float32Array(k);
   for (let i = 0; i < n; i++) {
     const row = first + i;
@@ -445,7 +506,7 @@ function normalizeBackward(
  * via tf.matMul), then d hidden = d leaky·(hidden > 0 ? 1 : slope) — tfjs's gradient, which takes the slope
  * at 0 and multiplies by the slope as a float32 scalar.
  */
-function denseBackward(s: ModalitySaved, dItemIn: Float32Array, N: number, H: number, k: number, slope: number): [Float32Array, Float32Array] {
+function denseBackward(s: ModalitySaved, dItemIn: Float32Array, N: number, H: number, k: number, slope: number, passes: EncoderPasses): [Float32Array, Float32Array] {
   const leakyTensor = tf.tensor2d(s.leaky, [N, H]);
   const dItemInTensor = tf.tensor2d(dItemIn, [N, k]);
   const w2Tensor = tf.tensor2d(s.w2, [H, k]);
@@ -454,13 +515,27 @@ function denseBackward(s: ModalitySaved, dItemIn: Float32Array, N: number, H: nu
   const dW2 = Float32Array.from(readFloat32(dW2Tensor));
   const dLeaky = readFloat32(dLeakyTensor);
   const dHidden = new Float32Array(N * H);
-  const slope32 = Math.fround(slope);
-  const test = s.positiveTest;
-  // Branch-free (see leakyRelu): p + (1 − p)·slope is 1 or the slope exactly, so d·1 = d and d·slope as tfjs.
-  for (let i = 0; i < dHidden.length; i++) {
-    const positive = +(test[i]! > 0);
-    dHidden[i] = dLeaky[i]! * (positive + (1 - positive) * slope32);
-  }
+  passes.leakyReluGrad(dLeaky, s.positiveTest, Math.fround(slope), dHidden);
   for (const t of [leakyTensor, dItemInTensor, w2Tensor, dW2Tensor, dLeakyTensor]) t.dispose();
   return [dHidden, dW2];
 }
+
+/** d hidden = d leaky·(hidden > 0 ? 1 : slope), the slope as tfjs's float32 scalar (slope32). */
+function leakyReluGrad(dLeaky: Float32Array, positiveTest: Float32Array, slope32: number, dHidden: Float32Array): void {
+  // Branch-free (see leakyRelu): p + (1 − p)·slope is 1 or the slope exactly, so d·1 = d and d·slope as tfjs.
+  for (let i = 0; i < dHidden.length; i++) {
+    const positive = +(positiveTest[i]! > 0);
+    dHidden[i] = dLeaky[i]! * (positive + (1 - positive) * slope32);
+  }
+}
+
+/** The JS twins of the addon's row passes (the fallback; native/src/row_ops.cc must stay in step with them). */
+const JS_PASSES: EncoderPasses = {
+  leakyRelu,
+  leakyReluGrad,
+  encoderNormalizeRows: normalizeInto,
+  encoderWriteOutputs: writeOutputs,
+  encoderLayerSumGradient: layerSumGradient,
+  normalizeRowsBackward: normalizeBackward,
+  columnSums,
+};

@@ -1,6 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { applyLinear, batchNormTrain, type BatchNormParams, type Linear } from "./params";
 import { NORM_EPS, normalizeRows } from "../losses/normalize";
+import { lookUpNativeFunction, type SeaNativeAddon } from "../backend/addon";
 import { readFloat32 } from "../util/takeData";
 import { columnSums } from "../util/rowMajor";
 
@@ -18,8 +19,61 @@ export interface ProjectionHeadParams {
 /** "fused": one custom op with a hand-written backward (host-memory loops); "tfjs": the op-by-op composition. */
 export type ProjectionHeadPath = "fused" | "tfjs";
 
+/**
+ * Who runs the fused op's row passes: "native" the addon's twins (native/src/row_ops.cc; an error when they are
+ * unavailable), "js" the loops in this file, "auto" native when available. Both give the same bits.
+ */
+export type ProjectionHeadPasses = "auto" | "native" | "js";
+
 /** PyTorch BatchNorm1d's default, as batchNormTrain. */
 const BN_EPS = 1e-5;
+
+/** The float32 eps² the tfjs path's normalisation compares the squared norm with. */
+const EPS2 = Math.fround(NORM_EPS * NORM_EPS);
+
+/** The fused op's typed-array passes (the JS loops below and the addon's functions share these signatures). */
+interface HeadPasses {
+  readonly bnReluForward: SeaNativeAddon["bnReluForward"];
+  readonly bnReluBackward: SeaNativeAddon["bnReluBackward"];
+  readonly normalizeForward: SeaNativeAddon["headNormalizeRows"];
+  /** dz [n, w] = normalisation's backward of the unit rows y for the incoming gradient dy. */
+  readonly normalizeBackward: (dy: Float32Array, y: Float32Array, invNorm: Float32Array, active: Uint8Array, n: number, w: number, dz: Float32Array) => void;
+  readonly columnSums: SeaNativeAddon["columnSums"];
+}
+
+/** The addon's row passes, or why they are unavailable (SEA_NATIVE=0, addon missing, or built before them). */
+export function nativeProjectionHeadPasses(): { passes: HeadPasses; reason: null } | { passes: null; reason: string } {
+  const bnForward = lookUpNativeFunction("bnReluForward");
+  const bnBackward = lookUpNativeFunction("bnReluBackward");
+  const normForward = lookUpNativeFunction("headNormalizeRows");
+  const normBackward = lookUpNativeFunction("normalizeRowsBackward");
+  const sums = lookUpNativeFunction("columnSums");
+  if (!bnForward.fn) return { passes: null, reason: bnForward.reason };
+  if (!bnBackward.fn) return { passes: null, reason: bnBackward.reason };
+  if (!normForward.fn) return { passes: null, reason: normForward.reason };
+  if (!normBackward.fn) return { passes: null, reason: normBackward.reason };
+  if (!sums.fn) return { passes: null, reason: sums.reason };
+  const backward = normBackward.fn;
+  return {
+    passes: {
+      bnReluForward: bnForward.fn,
+      bnReluBackward: bnBackward.fn,
+      normalizeForward: normForward.fn,
+      // The graph encoder's normalisation backward with a single term and all rows.
+      normalizeBackward: (dy, y, invNorm, active, n, w, dz) => backward(dy, null, null, y, invNorm, active, dz, 0, n, w),
+      columnSums: sums.fn,
+    },
+    reason: null,
+  };
+}
+
+function choosePasses(choice: ProjectionHeadPasses): HeadPasses {
+  if (choice === "js") return JS_PASSES;
+  const native = nativeProjectionHeadPasses();
+  if (native.passes) return native.passes;
+  if (choice === "native") throw new Error(`projectionHeadRest: native row passes requested but unavailable: ${native.reason}`);
+  return JS_PASSES;
+}
 
 /**
  * The rest of a Solosim head applied to h1 [N, h] (the first Linear's output): [N, out], rows unit-norm.
@@ -31,12 +85,15 @@ export function projectionHeadRest(h1: tf.Tensor2D, params: ProjectionHeadParams
   return projectionHeadRestWith(h1, params, tf.getBackend() === "cpu" ? "fused" : "tfjs");
 }
 
-/** projectionHeadRest on a chosen path (tests compare the two; the values agree to float32 rounding). */
-export function projectionHeadRestWith(h1: tf.Tensor2D, params: ProjectionHeadParams, path: ProjectionHeadPath): tf.Tensor2D {
+/**
+ * projectionHeadRest on a chosen path (tests compare the two; the values agree to float32 rounding) and, for the
+ * fused path, with a chosen runner of its row passes (identical results).
+ */
+export function projectionHeadRestWith(h1: tf.Tensor2D, params: ProjectionHeadParams, path: ProjectionHeadPath, passes: ProjectionHeadPasses = "auto"): tf.Tensor2D {
   checkShapes(h1, params);
   if (path === "tfjs") return projectionHeadTfjs(h1, params);
   const p = params;
-  return fusedHead(h1, p.bn1.gamma, p.bn1.beta, p.l2.w, p.l2.b, p.bn2.gamma, p.bn2.beta, p.l3.w, p.l3.b) as tf.Tensor2D;
+  return fusedHead(choosePasses(passes))(h1, p.bn1.gamma, p.bn1.beta, p.l2.w, p.l2.b, p.bn2.gamma, p.bn2.beta, p.l3.w, p.l3.b) as tf.Tensor2D;
 }
 
 /** The reference composition, op by op (this was SeaModel.headRest). */
@@ -79,62 +136,101 @@ interface BnReluSaved {
  * (x̂ and 1/σ of both BNs, both ReLU outputs — their masks are output > 0 — the unit rows and their
  * inverse norms) is kept as plain typed arrays in the closure, so nothing can leak as a tensor.
  */
-const fusedHead = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-  const [h1, gamma1, beta1, w2, , gamma2, beta2, w3, b3] = args as tf.Tensor[];
-  const [n, h] = h1!.shape as [number, number];
-  const out = w3!.shape[1]!;
-  // Copies: the backward must see the values of this forward even if an optimiser writes variables in place.
-  const g1 = Float32Array.from(readFloat32(gamma1!));
-  const g2 = Float32Array.from(readFloat32(gamma2!));
+function fusedHead(passes: HeadPasses): (...inputs: tf.Tensor[]) => tf.Tensor {
+  return tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [h1, gamma1, beta1, w2, , gamma2, beta2, w3, b3] = args as tf.Tensor[];
+    const [n, h] = h1!.shape as [number, number];
+    const out = w3!.shape[1]!;
+    // Copies: the backward must see the values of this forward even if an optimiser writes variables in place.
+    const g1 = Float32Array.from(readFloat32(gamma1!));
+    const g2 = Float32Array.from(readFloat32(gamma2!));
 
-  // a = ReLU(BN1(h1))
-  const a = new Float32Array(n * h);
-  const bn1 = bnReluForward(readFloat32(h1!), n, h, g1, readFloat32(beta1!), a);
-  // b = ReLU(BN2(a·W2 + b2)). The bias b2 shifts each column and its batch mean alike, so BN cancels it:
-  // it is left out of the forward, and its gradient (Σ over the batch of dz2, zero up to rounding) is returned.
-  const z2 = matMulValues(a, n, h, w2!);
-  const b = new Float32Array(n * h);
-  const bn2 = bnReluForward(z2, n, h, g2, readFloat32(beta2!), b);
-  // y = normalise(b·W3 + b3)
-  const y = matMulValues(b, n, h, w3!); // overwritten in place by the normalised rows (a fresh array)
-  const invNorm = new Float32Array(n);
-  const normActive = new Uint8Array(n);
-  normalizeForward(y, n, out, readFloat32(b3!), invNorm, normActive);
-  const value = tf.tensor2d(y, [n, out]);
+    // a = ReLU(BN1(h1))
+    const a = new Float32Array(n * h);
+    const bn1 = bnReluWith(passes, readFloat32(h1!), n, h, g1, readFloat32(beta1!), a);
+    // b = ReLU(BN2(a·W2 + b2)). The bias b2 shifts each column and its batch mean alike, so BN cancels it:
+    // it is left out of the forward, and its gradient (Σ over the batch of dz2, zero up to rounding) is returned.
+    const z2 = matMulValues(a, n, h, w2!);
+    const b = new Float32Array(n * h);
+    const bn2 = bnReluWith(passes, z2, n, h, g2, readFloat32(beta2!), b);
+    // y = normalise(b·W3 + b3)
+    const y = matMulValues(b, n, h, w3!); // overwritten in place by the normalised rows (a fresh array)
+    const invNorm = new Float32Array(n);
+    const normActive = new Uint8Array(n);
+    passes.normalizeForward(y, n, out, readFloat32(b3!), EPS2, invNorm, normActive);
+    const value = tf.tensor2d(y, [n, out]);
 
-  const gradFunc = (dy: tf.Tensor): tf.Tensor[] => tf.tidy(() => {
-    const dz3 = normalizeBackward(readFloat32(dy), y, invNorm, normActive, n, out);
-    const db3 = columnSums(dz3, n, out);
-    const dz3T = tf.tensor2d(dz3, [n, out]);
-    const dW3 = tf.matMul(tf.tensor2d(b, [n, h]), dz3T, true, false);
-    const dB = matMulValues(dz3, n, out, w3!, true); // [N, h]
-    const bn2Grads = bnReluBackward(dB, b, bn2, g2, n, h); // dB becomes dz2 in place
-    const db2 = columnSums(dB, n, h);
-    const dz2T = tf.tensor2d(dB, [n, h]);
-    const dW2 = tf.matMul(tf.tensor2d(a, [n, h]), dz2T, true, false);
-    const dA = matMulValues(dB, n, h, w2!, true); // [N, h]
-    const bn1Grads = bnReluBackward(dA, a, bn1, g1, n, h); // dA becomes dh1 in place
-    return [
-      tf.tensor2d(dA, [n, h]),
-      tf.tensor1d(bn1Grads.dGamma),
-      tf.tensor1d(bn1Grads.dBeta),
-      dW2,
-      tf.tensor1d(db2),
-      tf.tensor1d(bn2Grads.dGamma),
-      tf.tensor1d(bn2Grads.dBeta),
-      dW3,
-      tf.tensor1d(db3),
-    ];
-  });
-  return { value, gradFunc };
-});
+    const gradFunc = (dy: tf.Tensor): tf.Tensor[] => tf.tidy(() => {
+      const dz3 = new Float32Array(n * out);
+      passes.normalizeBackward(readFloat32(dy), y, invNorm, normActive, n, out, dz3);
+      const db3 = new Float32Array(out);
+      passes.columnSums(dz3, n, out, db3);
+      const dz3T = tf.tensor2d(dz3, [n, out]);
+      const dW3 = tf.matMul(tf.tensor2d(b, [n, h]), dz3T, true, false);
+      const dB = matMulValues(dz3, n, out, w3!, true); // [N, h]
+      const bn2Grads = bnReluBackwardWith(passes, dB, b, bn2, g2, n, h); // dB becomes dz2 in place
+      const db2 = new Float32Array(h);
+      passes.columnSums(dB, n, h, db2);
+      const dz2T = tf.tensor2d(dB, [n, h]);
+      const dW2 = tf.matMul(tf.tensor2d(a, [n, h]), dz2T, true, false);
+      const dA = matMulValues(dB, n, h, w2!, true); // [N, h]
+      const bn1Grads = bnReluBackwardWith(passes, dA, a, bn1, g1, n, h); // dA becomes dh1 in place
+      return [
+        tf.tensor2d(dA, [n, h]),
+        tf.tensor1d(bn1Grads.dGamma),
+        tf.tensor1d(bn1Grads.dBeta),
+        dW2,
+        tf.tensor1d(db2),
+        tf.tensor1d(bn2Grads.dGamma),
+        tf.tensor1d(bn2Grads.dBeta),
+        dW3,
+        tf.tensor1d(db3),
+      ];
+    });
+    return { value, gradFunc };
+  }) as (...inputs: tf.Tensor[]) => tf.Tensor;
+}
+
+/** BN → ReLU forward through `passes`, allocating what the backward keeps. */
+function bnReluWith(passes: HeadPasses, x: Float32Array, n: number, h: number, gamma: Float32Array, beta: Float32Array, out: Float32Array): BnReluSaved {
+  const xHat = new Float32Array(n * h);
+  const invStd = new Float64Array(h);
+  passes.bnReluForward(x, n, h, gamma, beta, BN_EPS, out, xHat, invStd);
+  return { xHat, invStd };
+}
+
+/** BN → ReLU backward through `passes` (d becomes dx in place). */
+function bnReluBackwardWith(
+  passes: HeadPasses,
+  d: Float32Array,
+  relued: Float32Array,
+  saved: BnReluSaved,
+  gamma: Float32Array,
+  n: number,
+  h: number,
+): { dGamma: Float32Array; dBeta: Float32Array } {
+  const dGamma = new Float32Array(h);
+  const dBeta = new Float32Array(h);
+  passes.bnReluBackward(d, relued, saved.xHat, saved.invStd, gamma, n, h, dGamma, dBeta);
+  return { dGamma, dBeta };
+}
 
 /**
  * Batch-statistics BN then ReLU, column-wise over a row-major [N, h] x: two passes for mean and biased
  * variance (mean of squared deviations, as tf.moments, not E[x²] − mean², which cancels), one to write
  * x̂ and relu(γ·x̂ + β) into `out`. Sums in float64.
  */
-function bnReluForward(x: Float32Array, n: number, h: number, gamma: Float32Array, beta: Float32Array, out: Float32Array): BnReluSaved {
+function bnReluForward(
+  x: Float32Array,
+  n: number,
+  h: number,
+  gamma: Float32Array,
+  beta: Float32Array,
+  eps: number,
+  out: Float32Array,
+  xHat: Float32Array,
+  invStd: Float64Array,
+): void {
   const mean = new Float64Array(h);
   for (let i = 0, o = 0; i < n; i++, o += h) for (let j = 0; j < h; j++) mean[j]! += x[o + j]!;
   for (let j = 0; j < h; j++) mean[j]! /= n;
@@ -145,9 +241,7 @@ function bnReluForward(x: Float32Array, n: number, h: number, gamma: Float32Arra
       variance[j]! += d * d;
     }
   }
-  const invStd = new Float64Array(h);
-  for (let j = 0; j < h; j++) invStd[j] = 1 / Math.sqrt(variance[j]! / n + BN_EPS);
-  const xHat = new Float32Array(n * h);
+  for (let j = 0; j < h; j++) invStd[j] = 1 / Math.sqrt(variance[j]! / n + eps);
   for (let i = 0, o = 0; i < n; i++, o += h) {
     for (let j = 0; j < h; j++) {
       const xh = (x[o + j]! - mean[j]!) * invStd[j]!;
@@ -156,7 +250,6 @@ function bnReluForward(x: Float32Array, n: number, h: number, gamma: Float32Arra
       out[o + j] = v > 0 ? v : 0;
     }
   }
-  return { xHat, invStd };
 }
 
 /**
@@ -165,8 +258,17 @@ function bnReluForward(x: Float32Array, n: number, h: number, gamma: Float32Arra
  * depend on every row, dx = (γ/σ)·(g − mean(g) − x̂·mean(g·x̂)) per column, where mean(g) = dβ/N and
  * mean(g·x̂) = dγ/N.
  */
-function bnReluBackward(d: Float32Array, relued: Float32Array, saved: BnReluSaved, gamma: Float32Array, n: number, h: number): { dGamma: Float32Array; dBeta: Float32Array } {
-  const { xHat, invStd } = saved;
+function bnReluBackward(
+  d: Float32Array,
+  relued: Float32Array,
+  xHat: Float32Array,
+  invStd: Float64Array,
+  gamma: Float32Array,
+  n: number,
+  h: number,
+  dGamma: Float32Array,
+  dBeta: Float32Array,
+): void {
   const sumG = new Float64Array(h);
   const sumGx = new Float64Array(h);
   for (let i = 0, o = 0; i < n; i++, o += h) {
@@ -188,15 +290,15 @@ function bnReluBackward(d: Float32Array, relued: Float32Array, saved: BnReluSave
   for (let i = 0, o = 0; i < n; i++, o += h) {
     for (let j = 0; j < h; j++) d[o + j] = scale[j]! * (d[o + j]! - meanG[j]! - xHat[o + j]! * meanGx[j]!);
   }
-  return { dGamma: Float32Array.from(sumGx), dBeta: Float32Array.from(sumG) };
+  dGamma.set(sumGx);
+  dBeta.set(sumG);
 }
 
 /**
  * In place: z ← (z + bias) · r per row, r = 1/sqrt(max(‖z + bias‖², eps²)) as normalizeRows. `active`
  * records whether the squared norm reached eps² (tf.maximum sends the gradient to that branch when ≥).
  */
-function normalizeForward(z: Float32Array, n: number, w: number, bias: Float32Array, invNorm: Float32Array, active: Uint8Array): void {
-  const eps2 = Math.fround(NORM_EPS * NORM_EPS); // the float32 constant the tfjs path compares with
+function normalizeForward(z: Float32Array, n: number, w: number, bias: Float32Array, eps2: number, invNorm: Float32Array, active: Uint8Array): void {
   for (let i = 0, o = 0; i < n; i++, o += w) {
     let sq = 0;
     for (let j = 0; j < w; j++) {
@@ -216,16 +318,17 @@ function normalizeForward(z: Float32Array, n: number, w: number, bias: Float32Ar
  * d(x·r)/dx for a row with unit output y = x·r: r·(dy − y·(dy·y)) when the norm is active; below eps the
  * divisor is the constant eps, so just r·dy (a zero row thus gets a finite gradient, dy/eps).
  */
-function normalizeBackward(dy: Float32Array, y: Float32Array, invNorm: Float32Array, active: Uint8Array, n: number, w: number): Float32Array {
-  const dz = new Float32Array(n * w);
+function normalizeBackward(dy: Float32Array, y: Float32Array, invNorm: Float32Array, active: Uint8Array, n: number, w: number, dz: Float32Array): void {
   for (let i = 0, o = 0; i < n; i++, o += w) {
     let dot = 0;
     if (active[i]) for (let j = 0; j < w; j++) dot += dy[o + j]! * y[o + j]!;
     const r = invNorm[i]!;
     for (let j = 0; j < w; j++) dz[o + j] = r * (dy[o + j]! - y[o + j]! * dot);
   }
-  return dz;
 }
+
+/** The JS twins of the addon's row passes (the fallback; native/src/row_ops.cc must stay in step with them). */
+const JS_PASSES: HeadPasses = { bnReluForward, bnReluBackward, normalizeForward, normalizeBackward, columnSums };
 
 /**
  * x [N, k] (a host array) times m (or mᵀ), through tf.matMul so the kit's BLAS kernel serves it; the result

@@ -302,6 +302,39 @@ test("structural kernels equal tfjs's", () => {
   tf.dispose([x, m, i, ids]);
 });
 
+test("large operands (the addon's copies, arithmetic and column sums when it is built) equal tfjs's", () => {
+  // Above the sizes where the repairs hand the work to native/src/array_ops.cc and row_ops.cc's columnSums.
+  const m = rand([300, 130], 11);
+  const other = rand([300, 130], 12);
+  const row = rand([130], 13);
+  const column = rand([300, 1], 14);
+  const long = rand([70001], 15);
+  const longOther = rand([70001], 16);
+  const ops: [string, (a: tf.Tensor, b: tf.Tensor) => tf.Tensor][] = [["add", tf.add], ["sub", tf.sub], ["mul", tf.mul], ["div", tf.div]];
+  for (const [name, op] of ops) {
+    same(`${name} same shape`, () => op(m, other));
+    same(`${name} bias row`, () => op(m, row));
+    same(`${name} bias row on the left`, () => op(row, m));
+    same(`${name} row scale`, () => op(m, column));
+    same(`${name} outer product`, () => op(column, tf.reshape(row, [1, 130])));
+    same(`${name} scalar`, () => op(m, tf.scalar(-1.5)));
+    same(`${name} scalar on the left`, () => op(tf.scalar(0.25), m));
+    same(`${name} one long run`, () => op(long, longOther));
+    same(`${name} one long run and a scalar`, () => op(long, tf.scalar(3)));
+    same(`${name} three broadcast levels`, () => op(tf.reshape(m, [300, 1, 130]), tf.reshape(other.slice([0, 0], [2, 130]), [1, 2, 130])));
+  }
+  same("sum over the leading axis", () => tf.sum(m, 0));
+  same("sum over the leading axes, kept", () => tf.sum(tf.reshape(m, [30, 10, 130]), [0, 1], true));
+  same("slice columns", () => tf.slice(m, [1, 7], [299, 100]));
+  same("slice of a rank-3 block", () => tf.slice(tf.reshape(m, [30, 10, 130]), [2, 1, 3], [27, 8, 120]));
+  same("split by sizes along the last axis", () => tf.split(m, [64, 32, 34], 1));
+  same("concat along the last axis", () => tf.concat([m, other, m.slice([0, 0], [300, 5])], 1));
+  const i = ints([400, 90], 17);
+  same("split int32", () => tf.split(i, [40, 50], 1));
+  same("concat int32", () => tf.concat([i, i], 1));
+  tf.dispose([m, other, row, column, long, longOther, i]);
+});
+
 test("UnsortedSegmentSum (the gradient of gather) equals tfjs's for finite values", () => {
   // Many rows per segment, so that rounding after every addition would show.
   const rng = new Rng(5);

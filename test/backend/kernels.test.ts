@@ -309,6 +309,54 @@ describe("native kernels (addon)", () => {
     assert.throws(() => addon!.spmm(Int32Array.of(0, 1), Int32Array.of(3), Float32Array.of(1), 2, new Float32Array(2), 1, new Float32Array(1)), /column index out of range/);
   });
 
+  test("copyStrided and binary2d equal the JS loops and refuse runs outside their arrays", { skip: !addon && NATIVE_SKIP }, () => {
+    const rng = new Rng(31);
+    const src = randomArray(rng, 5000);
+    // 37 runs of 50 values, from every 120th value at 3 to every 61st at 7 (threads split the runs).
+    const dst = new Float32Array(7 + 36 * 61 + 50);
+    addon!.copyStrided(dst, 7, 61, src, 3, 120, 50, 37);
+    const want = new Float32Array(dst.length);
+    for (let r = 0; r < 37; r++) for (let j = 0; j < 50; j++) want[7 + r * 61 + j] = src[3 + r * 120 + j]!;
+    assert.deepEqual(dst, want);
+    const ints = Int32Array.from({ length: 300_000 }, (_, i) => i * 7 - 5);
+    const intsOut = new Int32Array(300_000);
+    addon!.copyStrided(intsOut, 0, 1000, ints, 0, 1000, 1000, 300);
+    assert.deepEqual(intsOut, ints);
+
+    // a [rows, n] op b [n] (a bias row), b [rows, 1] (a row scale), a scalar, and one long same-shape run.
+    const rows = 301;
+    const n = 517;
+    const a = randomArray(rng, rows * n);
+    const bias = randomArray(rng, n);
+    const scale = randomArray(rng, rows);
+    const ops: [number, (x: number, y: number) => number][] = [[0, (x, y) => x + y], [1, (x, y) => x - y], [2, (x, y) => x * y], [3, (x, y) => x / y]];
+    for (const [code, f] of ops) {
+      const check = (out: Float32Array, expect: (i: number, j: number) => number, what: string) => {
+        for (let i = 0; i < rows; i++) {
+          for (let j = 0; j < n; j++) {
+            if (!Object.is(out[i * n + j], Math.fround(expect(i, j)))) assert.fail(`op ${code} ${what} [${i}, ${j}]: ${out[i * n + j]} vs ${Math.fround(expect(i, j))}`);
+          }
+        }
+      };
+      const out = new Float32Array(rows * n);
+      addon!.binary2d(code, out, a, n, 1, bias, 0, 1, rows, n);
+      check(out, (i, j) => f(a[i * n + j]!, bias[j]!), "bias row");
+      addon!.binary2d(code, out, scale, 1, 0, a, n, 1, rows, n);
+      check(out, (i, j) => f(scale[i]!, a[i * n + j]!), "row scale on the left");
+      addon!.binary2d(code, out, a, 0, 1, bias, 0, 0, 1, rows * n);
+      check(out, (i, j) => f(a[i * n + j]!, bias[0]!), "scalar, one long run");
+      addon!.binary2d(code, out, a, 0, 1, a, 0, 1, 1, rows * n);
+      check(out, (i, j) => f(a[i * n + j]!, a[i * n + j]!), "same shape, one long run");
+    }
+    assert.throws(() => addon!.copyStrided(dst, 7, 61, src, 3, 140, 50, 37), /copyStrided: 37 runs of 50 from offset 3 with stride 140 exceed src's 5000 values/);
+    assert.throws(() => addon!.copyStrided(new Int32Array(10), 0, 1, new Float32Array(10), 0, 1, 10, 1), /dst and src must be of the same type/);
+    assert.throws(() => addon!.copyStrided(new Float64Array(10) as unknown as Float32Array, 0, 1, src, 0, 1, 10, 1), /dst must be a Float32Array or an Int32Array/);
+    assert.throws(() => addon!.binary2d(0, new Float32Array(rows * n - 1), a, n, 1, bias, 0, 1, rows, n), /binary2d: 301 runs of 517 .* exceed out's/);
+    assert.throws(() => addon!.binary2d(0, new Float32Array(rows * n), a, n, 1, bias, n, 1, rows, n), /exceed b's 517 values/);
+    assert.throws(() => addon!.binary2d(4, new Float32Array(4), a, 0, 1, a, 0, 1, 1, 4), /op must be 0–3/);
+    assert.throws(() => addon!.binary2d(0, new Float32Array(4), a, 0, 0, a, 0, 0, 1, 4), /not both 0/);
+  });
+
   test("planBatchMatMul stacks batches into one sgemm when B is shared and A is not transposed", () => {
     const stacked = planBatchMatMul([4, 3, 5], [5, 2], false, false)!;
     assert.deepEqual([stacked.m, stacked.n, stacked.k, stacked.aBatch.length], [12, 2, 5, 1]);

@@ -1,9 +1,18 @@
 import { before, test } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { graphEncoders, graphEncodersWith, type GraphEncoderModality, type GraphEncoderOptions, type GraphEncoderPath } from "../../src/model/graphEncoder";
+import {
+  graphEncoders,
+  graphEncodersWith,
+  nativeGraphEncoderPasses,
+  type GraphEncoderModality,
+  type GraphEncoderOptions,
+  type GraphEncoderPasses,
+  type GraphEncoderPath,
+} from "../../src/model/graphEncoder";
 import { SparseMatrix, type SparseStrategy } from "../../src/backend/sparse";
 import { selectBackend } from "../../src/backend/select";
+import { loadNativeAddon } from "../../src/backend/addon";
 import { csrFromCoo } from "../../src/graph/csr";
 import { Rng } from "../../src/util/rng";
 import { availableAddon } from "../backend/helpers";
@@ -108,20 +117,20 @@ function tearDown(s: Setup): void {
   s.rItems.dispose();
 }
 
-function functional(s: Setup, path: GraphEncoderPath | "default"): tf.Scalar {
+function functional(s: Setup, path: GraphEncoderPath | "default", passes: GraphEncoderPasses = "auto"): tf.Scalar {
   const mw = s.modalityWeights as tf.Tensor as tf.Tensor2D;
-  const out = path === "default" ? graphEncoders(s.modalities, mw, s.options) : graphEncodersWith(s.modalities, mw, s.options, path);
+  const out = path === "default" ? graphEncoders(s.modalities, mw, s.options) : graphEncodersWith(s.modalities, mw, s.options, path, passes);
   return tf.add(tf.sum(tf.mul(out.users, s.rUsers)), tf.sum(tf.mul(out.items, s.rItems))) as tf.Scalar;
 }
 
 /** Outputs and the gradients of the functional w.r.t. every input, as host arrays. */
-function run(s: Setup, path: GraphEncoderPath): { users: Float32Array; items: Float32Array; grads: Float32Array[] } {
+function run(s: Setup, path: GraphEncoderPath, passes: GraphEncoderPasses = "auto"): { users: Float32Array; items: Float32Array; grads: Float32Array[] } {
   const mw = s.modalityWeights as tf.Tensor as tf.Tensor2D;
   const { users, items } = tf.tidy(() => {
-    const out = graphEncodersWith(s.modalities, mw, s.options, path);
+    const out = graphEncodersWith(s.modalities, mw, s.options, path, passes);
     return { users: Float32Array.from(out.users.dataSync()), items: Float32Array.from(out.items.dataSync()) };
   });
-  const { value, grads } = tf.variableGrads(() => functional(s, path), s.vars);
+  const { value, grads } = tf.variableGrads(() => functional(s, path, passes), s.vars);
   const arrays = s.vars.map((v) => {
     const g = grads[v.name];
     assert.ok(g, `no gradient for ${v.name}`);
@@ -388,4 +397,76 @@ test("SparseMatrix.multiplyHost: A·x and Aᵀ·x on host arrays, native and js,
   assert.throws(() => m.multiplyHost(x, d, new Float32Array(nCols * d), true), /the transpose of a 9x6/);
   const shared = new Float32Array(64);
   assert.throws(() => m.multiplyHost(shared.subarray(0, nCols * d), d, shared.subarray(nCols * d - 1, nCols * d - 1 + nRows * d)), /share memory/);
+});
+
+// ---------- the addon's row passes (native/src/row_ops.cc) against the JS loops they replace ----------
+
+/** Bit-for-bit equality (the native passes repeat the JS arithmetic: same double sums, same float32 roundings). */
+function assertSameBits(native: Float32Array, js: Float32Array, what: string): void {
+  assert.equal(native.length, js.length, `${what}: length`);
+  const a = new Uint32Array(native.buffer, native.byteOffset, native.length);
+  const b = new Uint32Array(js.buffer, js.byteOffset, js.length);
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] !== b[i]) assert.fail(`${what}[${i}]: native ${native[i]} vs JS ${js[i]} (bits differ)`);
+  }
+}
+
+test("native row passes give the same bits as the JS loops: outputs and every gradient, odd row counts, M = 1, 2, L = 0 … 4", (t) => {
+  const lookup = nativeGraphEncoderPasses();
+  if (!lookup.passes) {
+    assert.notEqual(process.env.SEA_EXPECT_NATIVE, "1", `SEA_EXPECT_NATIVE=1 but the native graph-encoder passes are unavailable: ${lookup.reason}`);
+    t.diagnostic(`native row passes unavailable (${lookup.reason}); checked only that the native choice refuses`);
+    const s = setUp({ ...BASE, M: 1, L: 1, slope: 0.01 }, 400);
+    assert.throws(() => run(s, "fused", "native"), /native row passes requested but unavailable/);
+    tearDown(s);
+    return;
+  }
+  let seed = 400;
+  // U, N, U + N and k odd; slopes: negative (a copy of hidden is the positive test), zero, tiny (the JS loop's
+  // plain branch), the usual one.
+  const cases: Sizes[] = [];
+  for (const M of [1, 2]) for (const L of [0, 1, 2, 3, 4]) cases.push({ U: 9, N: 7, k: 5, H: 3, M, L, slope: 0.01 });
+  for (const slope of [-0.3, 0, 1e-300]) cases.push({ U: 11, N: 6, k: 3, H: 5, M: 2, L: 2, slope });
+  // Large enough that every pass splits its rows (or columns) over the addon's threads, 3 of them so the split is
+  // uneven; the user/item boundary falls inside a thread's rows.
+  const threaded: Sizes = { U: 1501, N: 2003, k: 67, H: 97, M: 2, L: 2, slope: 0.01 };
+  cases.push(threaded);
+  const addon = loadNativeAddon()!;
+  const threadsBefore = addon.getThreads();
+  for (const sizes of cases) {
+    const s = setUp(sizes, seed++);
+    if (sizes === threaded) addon.setThreads(3);
+    let native: ReturnType<typeof run>;
+    try {
+      native = run(s, "fused", "native");
+    } finally {
+      addon.setThreads(threadsBefore);
+    }
+    const js = run(s, "fused", "js");
+    const label = JSON.stringify(sizes);
+    assertSameBits(native.users, js.users, `${label} users`);
+    assertSameBits(native.items, js.items, `${label} items`);
+    s.names.forEach((name, i) => assertSameBits(native.grads[i]!, js.grads[i]!, `${label} d${name}`));
+    assert.ok(maxAbs(js.users) > 0 && maxAbs(js.grads[1]!) > 0, `${label}: the comparison exercises nothing`);
+    tearDown(s);
+  }
+});
+
+test("the native row passes refuse wrong lengths and types with a message naming the function and argument", (t) => {
+  const lookup = nativeGraphEncoderPasses();
+  if (!lookup.passes) {
+    assert.notEqual(process.env.SEA_EXPECT_NATIVE, "1", `SEA_EXPECT_NATIVE=1 but the native graph-encoder passes are unavailable: ${lookup.reason}`);
+    t.diagnostic(`native row passes unavailable (${lookup.reason})`);
+    return;
+  }
+  const p = lookup.passes;
+  const f32 = (n: number) => new Float32Array(n);
+  assert.throws(() => p.columnSums(f32(5), 2, 3, f32(3)), /columnSums: x has 5 values, expected 6 \(2 rows × w 3\)/);
+  assert.throws(() => p.leakyRelu(f32(4), 0.1, f32(3)), /leakyRelu: out has 3 values, expected 4/);
+  assert.throws(() => p.leakyReluGrad(f32(4), new Float64Array(4) as unknown as Float32Array, 0.1, f32(4)), /positiveTest must be a Float32Array/);
+  // Rows [2, 5) of a 4-row x0.
+  assert.throws(() => p.encoderNormalizeRows(f32(6), null, f32(8), 2, 3, 2, 1e-24, f32(4), new Uint8Array(4)), /encoderNormalizeRows: rows \[2, 5\) exceed x0's 4 rows/);
+  assert.throws(() => p.encoderWriteOutputs(f32(8), f32(8), null, f32(2), f32(1), 1, 1, f32(8), 1, 3, 2), /m = 1 must be < M = 1/);
+  assert.throws(() => p.encoderLayerSumGradient(f32(8), f32(1), f32(2), 0, 1, f32(7), f32(1), 1, 3, 2), /encoderLayerSumGradient: g has 7 values, expected 8/);
+  assert.throws(() => p.normalizeRowsBackward(f32(8), null, f32(8), f32(8), f32(4), new Uint8Array(4), f32(8), 0, 4, 2), /last given without next/);
 });

@@ -1,7 +1,15 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { projectionHeadRest, projectionHeadRestWith, type ProjectionHeadParams, type ProjectionHeadPath } from "../../src/model/projectionHead";
+import {
+  nativeProjectionHeadPasses,
+  projectionHeadRest,
+  projectionHeadRestWith,
+  type ProjectionHeadParams,
+  type ProjectionHeadPasses,
+  type ProjectionHeadPath,
+} from "../../src/model/projectionHead";
+import { loadNativeAddon, lookUpNativeFunction } from "../../src/backend/addon";
 import { Rng } from "../../src/util/rng";
 
 const HIDDEN = 64;
@@ -62,10 +70,10 @@ function tearDown(s: Setup): void {
 const NAMES = ["h1", "bn1.gamma", "bn1.beta", "l2.w", "l2.b", "bn2.gamma", "bn2.beta", "l3.w", "l3.b"];
 
 /** Output and the gradients of Σ R ⊙ output w.r.t. h1 and the eight parameters, as host arrays. */
-function run(s: Setup, path: ProjectionHeadPath): { out: Float32Array; grads: Float32Array[] } {
-  const out = tf.tidy(() => projectionHeadRestWith(s.h1 as tf.Tensor as tf.Tensor2D, s.params, path).dataSync() as Float32Array);
+function run(s: Setup, path: ProjectionHeadPath, passes: ProjectionHeadPasses = "auto"): { out: Float32Array; grads: Float32Array[] } {
+  const out = tf.tidy(() => projectionHeadRestWith(s.h1 as tf.Tensor as tf.Tensor2D, s.params, path, passes).dataSync() as Float32Array);
   const { value, grads } = tf.variableGrads(
-    () => tf.sum(tf.mul(projectionHeadRestWith(s.h1 as tf.Tensor as tf.Tensor2D, s.params, path), s.functional)) as tf.Scalar,
+    () => tf.sum(tf.mul(projectionHeadRestWith(s.h1 as tf.Tensor as tf.Tensor2D, s.params, path, passes), s.functional)) as tf.Scalar,
     s.vars,
   );
   const arrays = s.vars.map((v) => {
@@ -257,4 +265,69 @@ test("N = 2: the fused gradients match float64 central differences of a direct f
     assert.ok(diff < 1e-5 * scale, `d${NAMES[k]}: fused vs float64 finite differences ${diff} at scale ${scale}`);
   }
   tearDown(s);
+});
+
+// ---------- the addon's row passes (native/src/row_ops.cc) against the JS loops they replace ----------
+
+/** Bit-for-bit equality (the native passes repeat the JS arithmetic: same double sums, same float32 roundings). */
+function assertSameBits(native: Float32Array, js: Float32Array, what: string): void {
+  assert.equal(native.length, js.length, `${what}: length`);
+  const a = new Uint32Array(native.buffer, native.byteOffset, native.length);
+  const b = new Uint32Array(js.buffer, js.byteOffset, js.length);
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] !== b[i]) assert.fail(`${what}[${i}]: native ${native[i]} vs JS ${js[i]} (bits differ)`);
+  }
+}
+
+test("native row passes give the same bits as the JS loops: output and all nine gradients, odd N, eps and ReLU-zero cases", async (t) => {
+  await tf.setBackend("cpu");
+  const lookup = nativeProjectionHeadPasses();
+  if (!lookup.passes) {
+    assert.notEqual(process.env.SEA_EXPECT_NATIVE, "1", `SEA_EXPECT_NATIVE=1 but the native projection-head passes are unavailable: ${lookup.reason}`);
+    t.diagnostic(`native row passes unavailable (${lookup.reason}); checked only that the native choice refuses`);
+    const s = setUp(3, 50);
+    assert.throws(() => run(s, "fused", "native"), /native row passes requested but unavailable/);
+    tearDown(s);
+    return;
+  }
+  const cases: [number, number, Overrides][] = [
+    [1, 51, {}], // one row: variance 0 in every column
+    [7, 52, { constantColumns: [3] }],
+    [301, 53, { beta2: -3, zeroBias3: true }], // rows zeroed by ReLU: normalisation's eps branch
+    [1001, 54, {}],
+    [2501, 55, {}], // > 2·2^16 values: rows and columns split over the addon's threads (3 here, an uneven split)
+  ];
+  const addon = loadNativeAddon()!;
+  const threadsBefore = addon.getThreads();
+  for (const [n, seed, overrides] of cases) {
+    const s = setUp(n, seed, overrides);
+    if (n === 2501) addon.setThreads(3);
+    let native: ReturnType<typeof run>;
+    try {
+      native = run(s, "fused", "native");
+    } finally {
+      addon.setThreads(threadsBefore);
+    }
+    const js = run(s, "fused", "js");
+    assertSameBits(native.out, js.out, `N = ${n} output`);
+    NAMES.forEach((name, k) => assertSameBits(native.grads[k]!, js.grads[k]!, `N = ${n} d${name}`));
+    // (At N = 1 BN's output is β whatever h1 is: dh1 is zero there.)
+    assert.ok(maxAbs(js.out) > 0 && maxAbs(js.grads[7]!) > 0 && (n === 1 || maxAbs(js.grads[0]!) > 0), `N = ${n}: the comparison exercises nothing`);
+    tearDown(s);
+  }
+});
+
+test("the native row passes refuse wrong lengths and types with a message naming the function and argument", (t) => {
+  const bn = lookUpNativeFunction("bnReluForward");
+  const norm = lookUpNativeFunction("headNormalizeRows");
+  if (!bn.fn || !norm.fn) {
+    assert.notEqual(process.env.SEA_EXPECT_NATIVE, "1", `SEA_EXPECT_NATIVE=1 but bnReluForward/headNormalizeRows are unavailable: ${bn.reason ?? norm.reason}`);
+    t.diagnostic(`native row passes unavailable (${bn.reason ?? norm.reason})`);
+    return;
+  }
+  const f32 = (n: number) => new Float32Array(n);
+  assert.throws(() => bn.fn(f32(6), 2, 3, f32(3), f32(3), 1e-5, f32(6), f32(5), new Float64Array(3)), /bnReluForward: xHat has 5 values, expected 6 \(2 rows × h 3\)/);
+  assert.throws(() => bn.fn(f32(6), 2, 3, f32(3), f32(3), 1e-5, f32(6), f32(6), f32(3) as unknown as Float64Array), /invStd must be a Float64Array/);
+  assert.throws(() => norm.fn(f32(6), 2, 3, f32(3), 1e-24, f32(2), new Uint8Array(3)), /headNormalizeRows: active has 3 values, expected 2/);
+  assert.throws(() => norm.fn(f32(6), 2.5, 3, f32(3), 1e-24, f32(2), new Uint8Array(2)), /n must be an integer/);
 });
