@@ -19,6 +19,7 @@
  * near-ties at the boundary.
  */
 import * as tf from "@tensorflow/tfjs";
+import { takeData } from "../util/takeData";
 import { SeaError } from "../util/errors";
 import type { FeatureMatrix } from "../data/types";
 import type { Csr } from "./csr";
@@ -55,15 +56,10 @@ export function knnGraph(features: FeatureMatrix, k: number, options: KnnOptions
   const unit = unitRows(features.data, norms, n, d);
   const candidates = new TopLists(n, width);
   const multiply = chooseMultiply(options.multiply ?? "auto");
-  const block = multiply === "tfjs" ? tfjsBlocks(unit, n, d) : null;
-  try {
-    for (let r0 = 0; r0 < n; r0 += blockRows) {
-      const r1 = Math.min(n, r0 + blockRows);
-      const sims = block ? block.compute(r0, r1) : jsBlock(unit, d, r0, r1, n);
-      offerBlock(candidates, sims, r0, r1, n);
-    }
-  } finally {
-    block?.dispose();
+  for (let r0 = 0; r0 < n; r0 += blockRows) {
+    const r1 = Math.min(n, r0 + blockRows);
+    const sims = multiply === "tfjs" ? tfjsBlock(unit, d, r0, r1, n) : jsBlock(unit, d, r0, r1, n);
+    offerBlock(candidates, sims, r0, r1, n);
   }
   const neighbours = exactTopK(features.data, norms, d, candidates, kk);
   return normalisedKnnAdjacency(neighbours, n, kk);
@@ -258,25 +254,18 @@ function dot4x4(u: Float32Array, d: number, i: number, j: number, out: Float64Ar
   out[o] = c30; out[o + 1] = c31; out[o + 2] = c32; out[o + 3] = c33;
 }
 
-/** The same blocks through tf.matMul (float32), holding the unit rows as one tensor. */
-function tfjsBlocks(u: Float32Array, n: number, d: number): { compute(r0: number, r1: number): Float32Array; dispose(): void } {
-  const all = tf.tensor2d(u, [n, d]);
-  return {
-    compute(r0: number, r1: number): Float32Array {
-      const product = tf.tidy(() => {
-        const rows = all.slice([r0, 0], [r1 - r0, d]);
-        const cols = r0 === 0 ? all : all.slice([r0, 0], [n - r0, d]);
-        return tf.matMul(rows, cols, false, true);
-      });
-      // Read outside tidy: a typed array returned from tidy is walked element by element (slow).
-      try {
-        return product.dataSync() as Float32Array;
-      } finally {
-        product.dispose();
-      }
-    },
-    dispose: () => all.dispose(),
-  };
+/**
+ * The same blocks through tf.matMul (float32). Rows r0… of the row-major unit rows are one contiguous range, so
+ * each operand is a tensor over a subarray of `u`: on the cpu backend that is no copy (slicing them from one
+ * tensor copied up to n·d values per block, 115 MB at Baby scale), elsewhere the one upload a slice would cost.
+ */
+function tfjsBlock(u: Float32Array, d: number, r0: number, r1: number, n: number): Float32Array {
+  const product = tf.tidy(() => {
+    const rows = tf.tensor2d(u.subarray(r0 * d, r1 * d), [r1 - r0, d]);
+    const cols = tf.tensor2d(u.subarray(r0 * d, n * d), [n - r0, d]);
+    return tf.matMul(rows, cols, false, true);
+  });
+  return takeData(product); // read outside tidy (see takeData)
 }
 
 let measuredChoice: "js" | "tfjs" | undefined;
@@ -301,15 +290,10 @@ function chooseMultiply(requested: KnnMultiply): "js" | "tfjs" {
   };
   time(() => jsBlock(u, d, 0, rows, n)); // warm-up: JIT
   const js = time(() => jsBlock(u, d, 0, rows, n));
-  const blocks = tfjsBlocks(u, n, d);
-  try {
-    // The first call includes kernel set-up; a slow backend (pure-JS tfjs) is not timed twice.
-    const first = time(() => blocks.compute(0, rows));
-    const faster = first < js / 2 || (first < 4 * js && time(() => blocks.compute(0, rows)) < js / 2);
-    measuredChoice = faster ? "tfjs" : "js";
-  } finally {
-    blocks.dispose();
-  }
+  // The first call includes kernel set-up; a slow backend (pure-JS tfjs) is not timed twice.
+  const first = time(() => tfjsBlock(u, d, 0, rows, n));
+  const faster = first < js / 2 || (first < 4 * js && time(() => tfjsBlock(u, d, 0, rows, n)) < js / 2);
+  measuredChoice = faster ? "tfjs" : "js";
   return measuredChoice;
 }
 
