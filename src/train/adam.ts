@@ -59,7 +59,7 @@ export class Adam {
     this.native = storage === "host" ? lookUpNativeFunction("adamUpdate").fn : null;
     for (const { name, variable } of entries) {
       if (this.moments.has(name)) throw new Error(`Adam: duplicate variable name ${name}`);
-      this.moments.set(name, storage === "host" ? { m: new Float32Array(variable.size), v: new Float32Array(variable.size) } : {
+      this.moments.set(name, storage === "host" ? { m: staggeredZeros(variable.size, 1), v: staggeredZeros(variable.size, 2) } : {
         m: tf.tidy(() => tf.variable(tf.zerosLike(variable), false)),
         v: tf.tidy(() => tf.variable(tf.zerosLike(variable), false)),
       });
@@ -161,4 +161,15 @@ export function hostAdamUpdate(...args: Parameters<SeaNativeAddon["adamUpdate"]>
     v[i] = vi;
     out[i] = params[i]! - (stepSize * mi) / (Math.sqrt(vi * invCorrection2) + eps);
   }
+}
+
+/**
+ * A zeroed Float32Array of n values that starts `slot` KiB into its buffer. Large typed arrays all start at the
+ * same offset within a 4 KiB page (each is a fresh mmap'd chunk), so a pass that streams the parameters, the
+ * gradient and both moments in step maps every stream onto the same L1 cache sets. Moving m and v by 1 and 2 KiB
+ * made the update of a 4096 × 2048 block ~2× faster (39 → 21 ms, a throwaway timing of adamUpdate alone).
+ */
+function staggeredZeros(n: number, slot: number): Float32Array {
+  const shift = 256 * slot; // floats: 1 KiB per slot
+  return new Float32Array(n + shift).subarray(shift);
 }
