@@ -83,7 +83,9 @@ export function registerStepBench(bench: Command): void {
       extra.projectionSeconds = projection;
       extra.projectionSpeedup = projectionSpeedup;
       const peakRssMiB = process.resourceUsage().maxRSS / 1024;
-      const out = { dataset: dataset.name, backend: backend.name, threads: backend.threads, variant: opts.variant, ...results, ...extra, speedup, peakRssMiB };
+      // bin/sea.js runs the command under V8's single-threaded GC unless SEA_GC=concurrent (see there).
+      const garbageCollector = process.execArgv.includes("--single-threaded-gc") ? "single-threaded" : "concurrent";
+      const out = { dataset: dataset.name, backend: backend.name, threads: backend.threads, garbageCollector, variant: opts.variant, warmup, ...results, ...extra, speedup, peakRssMiB };
       if (opts.json) {
         process.stdout.write(JSON.stringify(out) + "\n");
         return;
@@ -102,7 +104,7 @@ export function registerStepBench(bench: Command): void {
       const ratio = speedup === null ? "not measured (--naive-steps 0)" : `${speedup.toFixed(2)}×`;
       const projected = Object.entries(projection).map(([k, v]) => `${k} ${v.toFixed(2)} s`).join(", ");
       process.stdout.write(`item projections alone (forward + backward, all modalities): ${projected}` + (projectionSpeedup === null ? "\n" : `  → ${projectionSpeedup.toFixed(2)}×\n`));
-      process.stdout.write(`speed-up of reassociation (whole step): ${ratio}   peak RSS ${peakRssMiB.toFixed(0)} MiB   backend ${backend.name}\n`);
+      process.stdout.write(`speed-up of reassociation (whole step): ${ratio}   peak RSS ${peakRssMiB.toFixed(0)} MiB   backend ${backend.name}   V8 GC ${garbageCollector}\n`);
     });
 }
 

@@ -6,7 +6,11 @@ import * as path from "node:path";
 const REPO = path.resolve(__dirname, "../..");
 
 function sea(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [path.join(REPO, "bin/sea.js"), ...args], { cwd: REPO, encoding: "utf8" });
+  return seaWith({}, ...args);
+}
+
+function seaWith(env: Record<string, string>, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [path.join(REPO, "bin/sea.js"), ...args], { cwd: REPO, encoding: "utf8", env: { ...process.env, ...env } });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -35,6 +39,19 @@ test("sea bench step --json on tiny: both formulations timed, same model, ratios
   const projection = out.projectionSeconds as Record<string, number>;
   assert.equal(out.projectionSpeedup, projection.naive! / projection.reassociated!);
   assert.ok((out.peakRssMiB as number) > 0);
+  assert.equal(out.warmup, 3);
+  assert.equal(out.garbageCollector, "single-threaded", "bin/sea.js re-runs itself under --single-threaded-gc");
+});
+
+test("sea bench step: SEA_GC=concurrent keeps V8's collector; a non-integer --warmup is an error naming the flag", () => {
+  const r = seaWith({ SEA_GC: "concurrent" }, "bench", "step", "--preset", "tiny", "--steps", "1", "--naive-steps", "0", "--warmup", "0", "--json");
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as Record<string, unknown>;
+  assert.equal(out.garbageCollector, "concurrent");
+  assert.equal(out.warmup, 0);
+  const bad = sea("bench", "step", "--preset", "tiny", "--warmup", "two");
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, /--warmup.*must be an integer ≥ 0, got "two"/);
 });
 
 test("sea bench step with an unknown dataset: one-line error, exit 1", () => {
