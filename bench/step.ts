@@ -83,9 +83,10 @@ export function registerStepBench(bench: Command): void {
       extra.projectionSeconds = projection;
       extra.projectionSpeedup = projectionSpeedup;
       const peakRssMiB = process.resourceUsage().maxRSS / 1024;
-      // bin/sea.js runs the command under V8's single-threaded GC unless SEA_GC=concurrent (see there).
+      // bin/sea.js runs commands under V8's single-threaded GC and glibc malloc settings unless SEA_PROCESS_TUNING=0.
       const garbageCollector = process.execArgv.includes("--single-threaded-gc") ? "single-threaded" : "concurrent";
-      const out = { dataset: dataset.name, backend: backend.name, threads: backend.threads, garbageCollector, variant: opts.variant, warmup, ...results, ...extra, speedup, peakRssMiB };
+      const glibcTunables = process.env.GLIBC_TUNABLES ?? null;
+      const out = { dataset: dataset.name, backend: backend.name, threads: backend.threads, garbageCollector, glibcTunables, variant: opts.variant, warmup, ...results, ...extra, speedup, peakRssMiB };
       if (opts.json) {
         process.stdout.write(JSON.stringify(out) + "\n");
         return;

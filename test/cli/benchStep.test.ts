@@ -41,13 +41,15 @@ test("sea bench step --json on tiny: both formulations timed, same model, ratios
   assert.ok((out.peakRssMiB as number) > 0);
   assert.equal(out.warmup, 3);
   assert.equal(out.garbageCollector, "single-threaded", "bin/sea.js re-runs itself under --single-threaded-gc");
+  if (process.env.GLIBC_TUNABLES === undefined) assert.match(String(out.glibcTunables), /glibc\.malloc\.mmap_threshold=33554432/);
 });
 
-test("sea bench step: SEA_GC=concurrent keeps V8's collector; a non-integer --warmup is an error naming the flag", () => {
-  const r = seaWith({ SEA_GC: "concurrent" }, "bench", "step", "--preset", "tiny", "--steps", "1", "--naive-steps", "0", "--warmup", "0", "--json");
+test("sea bench step: SEA_PROCESS_TUNING=0 keeps V8's collector; a non-integer --warmup is an error naming the flag", () => {
+  const r = seaWith({ SEA_PROCESS_TUNING: "0" }, "bench", "step", "--preset", "tiny", "--steps", "1", "--naive-steps", "0", "--warmup", "0", "--json");
   assert.equal(r.status, 0, r.stderr);
   const out = JSON.parse(r.stdout) as Record<string, unknown>;
   assert.equal(out.garbageCollector, "concurrent");
+  if (process.env.GLIBC_TUNABLES === undefined) assert.equal(out.glibcTunables, null);
   assert.equal(out.warmup, 0);
   const bad = sea("bench", "step", "--preset", "tiny", "--warmup", "two");
   assert.equal(bad.status, 1);
