@@ -103,7 +103,8 @@ export function registerTrainCommands(program: Command): void {
     });
     // Loaded only now: danfojs-node brings ~100 modules (mathjs, tfjs-node, …) whose heap made every training
     // step's garbage collection about twice as long (a Baby-shaped step ~15% slower) when loaded at start-up.
-    const { renderAblationTable } = await import("../../train/ablationTable");
+    // (require, not import(): under tsx a dynamic import goes through the ESM loader, which does not resolve .ts.)
+    const { renderAblationTable } = require("../../train/ablationTable") as typeof import("../../train/ablationTable");
     process.stdout.write(renderAblationTable(summariseAblation(runs)) + `\nresults.csv and run folders in ${path.resolve(opts.out)}\n`);
   });
 }
