@@ -12,12 +12,8 @@
 namespace sea {
 namespace {
 
-// Below this many values per thread a call stays on one thread (a thread start costs ~30 µs).
+// Values per thread: copies and single operations are memory-bound, so threads pay off only on large arrays.
 constexpr int64_t kMinValuesPerThread = 1 << 17;
-
-int ThreadsFor(int64_t values, int64_t parts) {
-  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>({static_cast<int64_t>(gThreads), values / kMinValuesPerThread, parts})));
-}
 
 // A Float32Array or an Int32Array (4-byte values moved unchanged), as raw 4-byte words.
 bool GetWords(const Napi::CallbackInfo& info, size_t i, const char* name, uint32_t** data, size_t* length, napi_typedarray_type* type) {
@@ -60,7 +56,7 @@ Napi::Value CopyStrided(const Napi::CallbackInfo& info) {
   if (!RunsFit(env, fn, "dst", dstOffset, dstStride, run, count, nDst) || !RunsFit(env, fn, "src", srcOffset, srcStride, run, count, nSrc)) {
     return env.Undefined();
   }
-  ForEachRange(count, ThreadsFor(run * count, count), [&](int64_t begin, int64_t end) {
+  ForEachRange(count, ThreadsForValues(run * count, count, kMinValuesPerThread), [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; r++) {
       std::memcpy(dst + dstOffset + r * dstStride, src + srcOffset + r * srcStride, static_cast<size_t>(run) * sizeof(uint32_t));
     }
@@ -108,7 +104,7 @@ void BinaryRows(const Binary2d& p, int64_t begin, int64_t end) {
 
 // Rows [0, outer) on as many threads as the values justify.
 void RunBinary(BinaryOp op, const Binary2d& p, int64_t outer) {
-  ForEachRange(outer, ThreadsFor(outer * p.inner, outer), [&](int64_t begin, int64_t end) {
+  ForEachRange(outer, ThreadsForValues(outer * p.inner, outer, kMinValuesPerThread), [&](int64_t begin, int64_t end) {
     switch (op) {
       case BinaryOp::kAdd: BinaryRows<BinaryOp::kAdd>(p, begin, end); break;
       case BinaryOp::kSub: BinaryRows<BinaryOp::kSub>(p, begin, end); break;

@@ -3,6 +3,7 @@
 
 #include <napi.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -97,6 +98,12 @@ void RunOnThreads(int threads, const Body& body) {
 template <typename Body>
 void ForEachRange(int64_t total, int threads, const Body& body) {
   RunOnThreads(threads, [&](int t) { body(total * t / threads, total * (t + 1) / threads); });
+}
+
+// Threads for a pass over `values` values made of `parts` independent parts (rows or columns): one per
+// `minPerThread` values (a thread start costs ~30 µs), at most gThreads and at most one per part.
+inline int ThreadsForValues(int64_t values, int64_t parts, int64_t minPerThread) {
+  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>({static_cast<int64_t>(gThreads), values / minPerThread, parts})));
 }
 
 // Each kernel family registers its functions on the addon's exports (sea_native.cc's Init calls these).

@@ -73,18 +73,13 @@ bool CheckArgCount(const Napi::CallbackInfo& info, const char* fn, size_t want) 
   return Fail(info.Env(), std::string(fn) + " expects " + std::to_string(want) + " arguments, got " + std::to_string(info.Length()));
 }
 
-// Below this many values per thread a pass stays on one thread: starting a thread costs ~30 µs, a value ~1 ns.
+// Values per thread below which a pass stays on one thread.
 constexpr int64_t kMinValuesPerThread = 1 << 16;
-
-// Threads for a pass over `values` values split into `parts` independent parts (rows or columns).
-int ThreadsFor(int64_t values, int64_t parts) {
-  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>({static_cast<int64_t>(gThreads), values / kMinValuesPerThread, parts})));
-}
 
 // body(begin, end) over row (or column) ranges of [0, parts), on as many threads as the values justify.
 template <typename Body>
 void ForParts(int64_t parts, int64_t values, const Body& body) {
-  ForEachRange(parts, ThreadsFor(values, parts), body);
+  ForEachRange(parts, ThreadsForValues(values, parts, kMinValuesPerThread), body);
 }
 
 std::string Shape(int64_t rows, int64_t cols, const char* what) {

@@ -365,17 +365,8 @@ function leakyRelu(x: Float32Array, slope: number, out: Float32Array): void {
  * r = rsqrt(max(‖x‖², eps²)) rounded to float32 (Rsqrt's output) and the product rounded (Mul's). The
  * squared norm is summed in float64 and rounded once; tfjs's float32 Square then Sum may differ in the last bit.
  */
-function normalizeInto(
-  source: Float32Array,
-  bias: Float32Array | null,
-  x0: Float32Array,
-  first: number,
-  n: number,
-  k: number,
-  eps2: number,
-  invNorm: Float32Array,
-  active: Uint8Array,
-): void {
+function normalizeInto(...args: Parameters<SeaNativeAddon["encoderNormalizeRows"]>): void {
+  const [source, bias, x0, first, n, k, eps2, invNorm, active] = args;
   for (let i = 0; i < n; i++) {
     const s = i * k;
     const o = (first + i) * k;
@@ -408,19 +399,8 @@ function normalizeInto(
  * [U, k] and written weighted (sum·modalityWeights[i, m]) to the output's columns [m·k, (m+1)·k), item rows
  * written as they are.
  */
-function writeOutputs(
-  base: Float32Array,
-  next: Float32Array | null,
-  last: Float32Array | null,
-  sumUsers: Float32Array,
-  weights: Float32Array,
-  m: number,
-  M: number,
-  out: Float32Array,
-  U: number,
-  N: number,
-  k: number,
-): void {
+function writeOutputs(...args: Parameters<SeaNativeAddon["encoderWriteOutputs"]>): void {
+  const [base, next, last, sumUsers, weights, m, M, out, U, N, k] = args;
   const width = M * k;
   const row = new Float32Array(k);
   for (let i = 0; i < U; i++) {
@@ -441,18 +421,8 @@ function writeOutputs(
  * The gradient reaching the layer sum of modality m, g [U+N, k]: user rows dUsers_m·w_m, item rows
  * dItems_m; and d modalityWeights[:, m] = rowsum(dUsers_m ⊙ sumUsers_m) (dot in float64).
  */
-function layerSumGradient(
-  dy: Float32Array,
-  weights: Float32Array,
-  sumUsers: Float32Array,
-  m: number,
-  M: number,
-  g: Float32Array,
-  dWeights: Float32Array,
-  U: number,
-  N: number,
-  k: number,
-): void {
+function layerSumGradient(...args: Parameters<SeaNativeAddon["encoderLayerSumGradient"]>): void {
+  const [dy, weights, sumUsers, m, M, g, dWeights, U, N, k] = args;
   const width = M * k;
   for (let i = 0; i < U; i++) {
     const w = weights[i * M + m]!;
@@ -475,18 +445,8 @@ function layerSumGradient(
  * r·(d − y·(d·y)) where the norm is active; below eps the divisor is the constant eps, so just r·d (a zero
  * row gets d/eps: the tfjs path's value, finite but large).
  */
-function normalizeBackward(
-  base: Float32Array,
-  next: Float32Array | null,
-  last: Float32Array | null,
-  y: Float32Array,
-  invNorm: Float32Array,
-  active: Uint8Array,
-  dx: Float32Array,
-  first: number,
-  n: number,
-  k: number,
-): void {
+function normalizeBackward(...args: Parameters<SeaNativeAddon["normalizeRowsBackward"]>): void {
+  const [base, next, last, y, invNorm, active, dx, first, n, k] = args;
   const d = new Float32Array(k);
   for (let i = 0; i < n; i++) {
     const row = first + i;

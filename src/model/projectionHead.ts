@@ -220,17 +220,8 @@ function bnReluBackwardWith(
  * variance (mean of squared deviations, as tf.moments, not E[x²] − mean², which cancels), one to write
  * x̂ and relu(γ·x̂ + β) into `out`. Sums in float64.
  */
-function bnReluForward(
-  x: Float32Array,
-  n: number,
-  h: number,
-  gamma: Float32Array,
-  beta: Float32Array,
-  eps: number,
-  out: Float32Array,
-  xHat: Float32Array,
-  invStd: Float64Array,
-): void {
+function bnReluForward(...args: Parameters<SeaNativeAddon["bnReluForward"]>): void {
+  const [x, n, h, gamma, beta, eps, out, xHat, invStd] = args;
   const mean = new Float64Array(h);
   for (let i = 0, o = 0; i < n; i++, o += h) for (let j = 0; j < h; j++) mean[j]! += x[o + j]!;
   for (let j = 0; j < h; j++) mean[j]! /= n;
@@ -258,17 +249,8 @@ function bnReluForward(
  * depend on every row, dx = (γ/σ)·(g − mean(g) − x̂·mean(g·x̂)) per column, where mean(g) = dβ/N and
  * mean(g·x̂) = dγ/N.
  */
-function bnReluBackward(
-  d: Float32Array,
-  relued: Float32Array,
-  xHat: Float32Array,
-  invStd: Float64Array,
-  gamma: Float32Array,
-  n: number,
-  h: number,
-  dGamma: Float32Array,
-  dBeta: Float32Array,
-): void {
+function bnReluBackward(...args: Parameters<SeaNativeAddon["bnReluBackward"]>): void {
+  const [d, relued, xHat, invStd, gamma, n, h, dGamma, dBeta] = args;
   const sumG = new Float64Array(h);
   const sumGx = new Float64Array(h);
   for (let i = 0, o = 0; i < n; i++, o += h) {

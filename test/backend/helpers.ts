@@ -104,3 +104,24 @@ export function assertNoLeak(what: string, body: () => void): void {
   body();
   assert.equal(tf.memory().numTensors, before, `${what} leaked tensors`);
 }
+
+/** Bit-for-bit equality of a native kernel's output with its JS twin's (same operations, same roundings). */
+export function assertSameBits(native: Float32Array, js: Float32Array, what: string): void {
+  assert.equal(native.length, js.length, `${what}: length`);
+  const a = new Uint32Array(native.buffer, native.byteOffset, native.length);
+  const b = new Uint32Array(js.buffer, js.byteOffset, js.length);
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] !== b[i]) assert.fail(`${what}[${i}]: native ${native[i]} vs JS ${js[i]} (bits differ)`);
+  }
+}
+
+/** body() with the addon's thread count set to `threads` (an uneven split shows row/column ranges at work), restored after. */
+export function withAddonThreads<T>(addon: SeaNativeAddon, threads: number, body: () => T): T {
+  const before = addon.getThreads();
+  addon.setThreads(threads);
+  try {
+    return body();
+  } finally {
+    addon.setThreads(before);
+  }
+}

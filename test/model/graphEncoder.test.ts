@@ -12,10 +12,9 @@ import {
 } from "../../src/model/graphEncoder";
 import { SparseMatrix, type SparseStrategy } from "../../src/backend/sparse";
 import { selectBackend } from "../../src/backend/select";
-import { loadNativeAddon } from "../../src/backend/addon";
 import { csrFromCoo } from "../../src/graph/csr";
 import { Rng } from "../../src/util/rng";
-import { availableAddon } from "../backend/helpers";
+import { availableAddon, assertSameBits, withAddonThreads } from "../backend/helpers";
 
 const addon = availableAddon();
 
@@ -401,16 +400,6 @@ test("SparseMatrix.multiplyHost: A·x and Aᵀ·x on host arrays, native and js,
 
 // ---------- the addon's row passes (native/src/row_ops.cc) against the JS loops they replace ----------
 
-/** Bit-for-bit equality (the native passes repeat the JS arithmetic: same double sums, same float32 roundings). */
-function assertSameBits(native: Float32Array, js: Float32Array, what: string): void {
-  assert.equal(native.length, js.length, `${what}: length`);
-  const a = new Uint32Array(native.buffer, native.byteOffset, native.length);
-  const b = new Uint32Array(js.buffer, js.byteOffset, js.length);
-  for (let i = 0; i < a.length; i++) {
-    if (a[i] !== b[i]) assert.fail(`${what}[${i}]: native ${native[i]} vs JS ${js[i]} (bits differ)`);
-  }
-}
-
 test("native row passes give the same bits as the JS loops: outputs and every gradient, odd row counts, M = 1, 2, L = 0 … 4", (t) => {
   const lookup = nativeGraphEncoderPasses();
   if (!lookup.passes) {
@@ -431,17 +420,10 @@ test("native row passes give the same bits as the JS loops: outputs and every gr
   // uneven; the user/item boundary falls inside a thread's rows.
   const threaded: Sizes = { U: 1501, N: 2003, k: 67, H: 97, M: 2, L: 2, slope: 0.01 };
   cases.push(threaded);
-  const addon = loadNativeAddon()!;
-  const threadsBefore = addon.getThreads();
+  const addon = availableAddon()!;
   for (const sizes of cases) {
     const s = setUp(sizes, seed++);
-    if (sizes === threaded) addon.setThreads(3);
-    let native: ReturnType<typeof run>;
-    try {
-      native = run(s, "fused", "native");
-    } finally {
-      addon.setThreads(threadsBefore);
-    }
+    const native = sizes === threaded ? withAddonThreads(addon, 3, () => run(s, "fused", "native")) : run(s, "fused", "native");
     const js = run(s, "fused", "js");
     const label = JSON.stringify(sizes);
     assertSameBits(native.users, js.users, `${label} users`);

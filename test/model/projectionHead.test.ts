@@ -9,7 +9,8 @@ import {
   type ProjectionHeadPasses,
   type ProjectionHeadPath,
 } from "../../src/model/projectionHead";
-import { loadNativeAddon, lookUpNativeFunction } from "../../src/backend/addon";
+import { lookUpNativeFunction } from "../../src/backend/addon";
+import { assertSameBits, availableAddon, withAddonThreads } from "../backend/helpers";
 import { Rng } from "../../src/util/rng";
 
 const HIDDEN = 64;
@@ -269,16 +270,6 @@ test("N = 2: the fused gradients match float64 central differences of a direct f
 
 // ---------- the addon's row passes (native/src/row_ops.cc) against the JS loops they replace ----------
 
-/** Bit-for-bit equality (the native passes repeat the JS arithmetic: same double sums, same float32 roundings). */
-function assertSameBits(native: Float32Array, js: Float32Array, what: string): void {
-  assert.equal(native.length, js.length, `${what}: length`);
-  const a = new Uint32Array(native.buffer, native.byteOffset, native.length);
-  const b = new Uint32Array(js.buffer, js.byteOffset, js.length);
-  for (let i = 0; i < a.length; i++) {
-    if (a[i] !== b[i]) assert.fail(`${what}[${i}]: native ${native[i]} vs JS ${js[i]} (bits differ)`);
-  }
-}
-
 test("native row passes give the same bits as the JS loops: output and all nine gradients, odd N, eps and ReLU-zero cases", async (t) => {
   await tf.setBackend("cpu");
   const lookup = nativeProjectionHeadPasses();
@@ -297,17 +288,10 @@ test("native row passes give the same bits as the JS loops: output and all nine 
     [1001, 54, {}],
     [2501, 55, {}], // > 2·2^16 values: rows and columns split over the addon's threads (3 here, an uneven split)
   ];
-  const addon = loadNativeAddon()!;
-  const threadsBefore = addon.getThreads();
+  const addon = availableAddon()!;
   for (const [n, seed, overrides] of cases) {
     const s = setUp(n, seed, overrides);
-    if (n === 2501) addon.setThreads(3);
-    let native: ReturnType<typeof run>;
-    try {
-      native = run(s, "fused", "native");
-    } finally {
-      addon.setThreads(threadsBefore);
-    }
+    const native = n === 2501 ? withAddonThreads(addon, 3, () => run(s, "fused", "native")) : run(s, "fused", "native");
     const js = run(s, "fused", "js");
     assertSameBits(native.out, js.out, `N = ${n} output`);
     NAMES.forEach((name, k) => assertSameBits(native.grads[k]!, js.grads[k]!, `N = ${n} d${name}`));
