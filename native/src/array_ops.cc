@@ -56,6 +56,13 @@ Napi::Value CopyStrided(const Napi::CallbackInfo& info) {
   if (!RunsFit(env, fn, "dst", dstOffset, dstStride, run, count, nDst) || !RunsFit(env, fn, "src", srcOffset, srcStride, run, count, nSrc)) {
     return env.Undefined();
   }
+  // The runs are copied in any order, on several threads: the two ranges must not overlap (views of one buffer can).
+  if (count > 0 && run > 0) {
+    const auto at = [](const uint32_t* p, int64_t i) { return reinterpret_cast<uintptr_t>(p + i); };
+    const uintptr_t dstBegin = at(dst, dstOffset), dstEnd = at(dst, dstOffset + (count - 1) * dstStride + run);
+    const uintptr_t srcBegin = at(src, srcOffset), srcEnd = at(src, srcOffset + (count - 1) * srcStride + run);
+    if (dstBegin < srcEnd && srcBegin < dstEnd) return Fail(env, std::string(fn) + ": dst and src overlap"), env.Undefined();
+  }
   ForEachRange(count, ThreadsForValues(run * count, count, kMinValuesPerThread), [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; r++) {
       std::memcpy(dst + dstOffset + r * dstStride, src + srcOffset + r * srcStride, static_cast<size_t>(run) * sizeof(uint32_t));

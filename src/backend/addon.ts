@@ -19,7 +19,7 @@ export interface SeaNativeAddon {
   ): void;
   /**
    * dst[dstOffset + r·dstStride + j] = src[srcOffset + r·srcStride + j] for r < count, j < run; both arrays of one
-   * type (native/src/array_ops.cc, threads for large copies).
+   * type, their ranges not overlapping (native/src/array_ops.cc, threads for large copies).
    */
   copyStrided(
     dst: Float32Array | Int32Array,

@@ -18,7 +18,8 @@ import { cpuBackendOf, float32Values, sizeOf, type KernelArgs, type KernelResult
  * scalar operands as one run, a bias [n, d] + [d] as n runs with both operands advancing, a row scale
  * [n, d] · [n, 1] or an outer [n, 1] · [1, m] as n runs with one operand held. Each op computes exactly
  * what the original closure computes (in float64, rounded once on the float32 store), so results are
- * bit-identical; non-float32 inputs and shapes that do not broadcast go to the original kernel.
+ * bit-identical; non-float32 inputs and shapes that do not broadcast go to the original kernel. Large
+ * arithmetic of at most two levels goes to the addon (runPlanNatively), one float32 operation per value as here.
  */
 
 /**

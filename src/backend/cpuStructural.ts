@@ -20,10 +20,10 @@ import {
  * What tfjs-backend-cpu 4.22 does slowly: Slice (and SplitV, which slices each piece through it),
  * PadV2, Transpose and GatherV2 place every element through index arithmetic — indexToLoc/locToIndex
  * with a fresh coordinate array per element, ~150–400 ns per element (a [1500, 128] → 2 × [1500, 64]
- * split cost 80 ms in a `small` training step). Here the innermost contiguous runs are copied whole,
- * and transposes go through cache-sized tiles. Values are copied, never recomputed, so results are
- * identical; anything else (other dtypes, invalid attributes, whose errors tfjs reports) goes to the
- * original kernel.
+ * split cost 80 ms in a `small` training step). Here the innermost contiguous runs are copied whole
+ * (the many runs of a large copy in one addon call, see copyRuns), and transposes go through cache-sized
+ * tiles. Values are copied, never recomputed, so results are identical; anything else (other dtypes,
+ * invalid attributes, whose errors tfjs reports) goes to the original kernel.
  */
 
 // ------------------------------------------------------------------------------------------- Slice

@@ -350,6 +350,9 @@ describe("native kernels (addon)", () => {
     }
     assert.throws(() => addon!.copyStrided(dst, 7, 61, src, 3, 140, 50, 37), /copyStrided: 37 runs of 50 from offset 3 with stride 140 exceed src's 5000 values/);
     assert.throws(() => addon!.copyStrided(new Int32Array(10), 0, 1, new Float32Array(10), 0, 1, 10, 1), /dst and src must be of the same type/);
+    const shared = new Float32Array(100);
+    assert.throws(() => addon!.copyStrided(shared.subarray(10), 0, 10, shared, 0, 10, 5, 8), /copyStrided: dst and src overlap/);
+    addon!.copyStrided(shared.subarray(50), 0, 10, shared, 0, 10, 5, 5); // disjoint views of one buffer are fine
     assert.throws(() => addon!.copyStrided(new Float64Array(10) as unknown as Float32Array, 0, 1, src, 0, 1, 10, 1), /dst must be a Float32Array or an Int32Array/);
     assert.throws(() => addon!.binary2d(0, new Float32Array(rows * n - 1), a, n, 1, bias, 0, 1, rows, n), /binary2d: 301 runs of 517 .* exceed out's/);
     assert.throws(() => addon!.binary2d(0, new Float32Array(rows * n), a, n, 1, bias, n, 1, rows, n), /exceed b's 517 values/);
