@@ -3,9 +3,9 @@
 "use strict";
 
 // Process settings for long numeric runs. Neither can change inside a running process, so the command re-runs
-// itself once with them; SEA_PROCESS_TUNING=0 keeps Node's and glibc's defaults, and so does a process started with
-// --inspect (the child would ask for the same debugger port). Measured on a Baby-shaped training
-// step (2 cores, alternating runs of `sea bench step`):
+// itself once with them; SEA_PROCESS_TUNING=0 keeps Node's and glibc's defaults, and so does a process started
+// with --inspect (the child would ask for the same debugger port). Measured on a Baby-shaped training step
+// (2 cores, alternating runs of `sea bench step`):
 // * --single-threaded-gc: V8 otherwise marks and sweeps on helper threads, which compete with the BLAS and addon
 //   threads that use both cores; 0.92–0.99 → 0.82–0.86 s per step.
 // * glibc malloc serving arrays under 32 MiB from its heap (mmap_threshold) and keeping up to 256 MiB of freed heap
