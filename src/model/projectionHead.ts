@@ -2,7 +2,7 @@ import * as tf from "@tensorflow/tfjs";
 import { applyLinear, batchNormTrain, type BatchNormParams, type Linear } from "./params";
 import { NORM_EPS, normalizeRows } from "../losses/normalize";
 import { lookUpNativeFunction, type SeaNativeAddon } from "../backend/addon";
-import { readFloat32 } from "../util/takeData";
+import { readFloat32, takeData } from "../util/takeData";
 import { columnSums } from "../util/rowMajor";
 
 /**
@@ -314,14 +314,12 @@ const JS_PASSES: HeadPasses = { bnReluForward, bnReluBackward, normalizeForward,
 
 /**
  * x [N, k] (a host array) times m (or mᵀ), through tf.matMul so the kit's BLAS kernel serves it; the result
- * is copied out of the disposed tensor, so the caller may overwrite it.
+ * is the disposed product's storage, which nothing else holds, so the caller may overwrite it.
  */
 function matMulValues(x: Float32Array, n: number, k: number, m: tf.Tensor, transposeM = false): Float32Array {
   // Explicit disposal, not tf.tidy: tidy walks its result, and would visit every element of a typed array.
   const input = tf.tensor2d(x, [n, k]);
   const product = tf.matMul(input, m as tf.Tensor2D, false, transposeM);
-  const values = Float32Array.from(readFloat32(product));
   input.dispose();
-  product.dispose();
-  return values;
+  return takeData(product);
 }
