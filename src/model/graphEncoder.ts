@@ -4,6 +4,7 @@ import type { SparseMatrix } from "../backend/sparse";
 import { lookUpNativeFunction, type SeaNativeAddon } from "../backend/addon";
 import { readFloat32 } from "../util/takeData";
 import { columnSums } from "../util/rowMajor";
+import { leakyReluValues } from "../backend/cpuUnary";
 
 /**
  * The per-modality graph encoders and the user-side fusion (DESIGN §1, "Graph encoder per modality" and
@@ -343,24 +344,6 @@ function sumRow(a: Float32Array, b: Float32Array | null, c: Float32Array | null,
 }
 
 /**
- * tfjs's LeakyRelu kernel: v < 0 ? slope·v : v, the product in float64 rounded once. Without a branch on the
- * sign (random-signed values mispredict half the time; measured ~2x slower here): for finite non-zero v,
- * (v + |v|)/2 + slope·(v − |v|)/2 is exactly that (the halves are v and +0, exact in float64) provided
- * slope·v cannot round to 0 — hence the bound on the slope; ±0, ±Inf and NaN take tfjs's expression.
- */
-function leakyRelu(x: Float32Array, slope: number, out: Float32Array): void {
-  if (!(Math.abs(slope) >= 1e-250 && Math.abs(slope) < Infinity)) {
-    for (let i = 0; i < x.length; i++) { const v = x[i]!; out[i] = v < 0 ? slope * v : v; }
-    return;
-  }
-  for (let i = 0; i < x.length; i++) {
-    const v = x[i]!;
-    const a = Math.abs(v);
-    out[i] = a > 0 && a < Infinity ? (v + a) * 0.5 + slope * ((v - a) * 0.5) : v < 0 ? slope * v : v;
-  }
-}
-
-/**
  * Rows [first, first + n) of x0 ← normalise(source row + bias), as normalizeRows: x·r with
  * r = rsqrt(max(‖x‖², eps²)) rounded to float32 (Rsqrt's output) and the product rounded (Mul's). The
  * squared norm is summed in float64 and rounded once; tfjs's float32 Square then Sum may differ in the last bit.
@@ -482,7 +465,7 @@ function denseBackward(s: ModalitySaved, dItemIn: Float32Array, N: number, H: nu
 
 /** d hidden = d leaky·(hidden > 0 ? 1 : slope), the slope as tfjs's float32 scalar (slope32). */
 function leakyReluGrad(dLeaky: Float32Array, positiveTest: Float32Array, slope32: number, dHidden: Float32Array): void {
-  // Branch-free (see leakyRelu): p + (1 − p)·slope is 1 or the slope exactly, so d·1 = d and d·slope as tfjs.
+  // Branch-free (see leakyReluValues): p + (1 − p)·slope is 1 or the slope exactly, so d·1 = d and d·slope as tfjs.
   for (let i = 0; i < dHidden.length; i++) {
     const positive = +(positiveTest[i]! > 0);
     dHidden[i] = dLeaky[i]! * (positive + (1 - positive) * slope32);
@@ -491,7 +474,7 @@ function leakyReluGrad(dLeaky: Float32Array, positiveTest: Float32Array, slope32
 
 /** The JS twins of the addon's row passes (the fallback; native/src/row_ops.cc must stay in step with them). */
 const JS_PASSES: EncoderPasses = {
-  leakyRelu,
+  leakyRelu: leakyReluValues, // the cpu LeakyRelu kernel's loop (same bits as tfjs's)
   leakyReluGrad,
   encoderNormalizeRows: normalizeInto,
   encoderWriteOutputs: writeOutputs,
