@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { nativeFunctionOnce } from "./addon";
+import { columnSums } from "../util/rowMajor";
 import { cpuBackendOf, float32Values, parseAxes, sizeOf, type KernelArgs, type KernelResult } from "./cpuBackendAccess";
 
 /**
@@ -53,13 +54,9 @@ const nativeColumnSums = nativeFunctionOnce("columnSums");
 /** out[i] = Σ_j x[i·inner + j] (trailing) or out[j] = Σ_i x[i·inner + j] (leading), in float64. */
 function sumInto(x: Float32Array, plan: ReducePlan, out: Float32Array): void {
   const { outer, inner } = plan;
-  const columnSums = outer * inner >= NATIVE_COLUMN_SUMS_MIN_VALUES ? nativeColumnSums() : null;
-  if (plan.leading && columnSums) {
-    columnSums(x, outer, inner, out);
-  } else if (plan.leading) {
-    const acc = new Float64Array(inner);
-    for (let i = 0, r = 0; i < outer; i++, r += inner) for (let j = 0; j < inner; j++) acc[j] += x[r + j]!;
-    out.set(acc);
+  if (plan.leading) {
+    const native = outer * inner >= NATIVE_COLUMN_SUMS_MIN_VALUES ? nativeColumnSums() : null;
+    (native ?? columnSums)(x, outer, inner, out);
   } else {
     for (let i = 0, r = 0; i < outer; i++, r += inner) {
       let s = 0;
