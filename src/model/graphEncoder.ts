@@ -75,7 +75,8 @@ export function nativeGraphEncoderPasses(): { passes: EncoderPasses; reason: nul
   return { passes: found as EncoderPasses, reason: null };
 }
 
-function choosePasses(choice: GraphEncoderPasses): EncoderPasses {
+/** The passes the fused op runs for `choice` ("auto": the addon's when it has them, else the JS twins). */
+export function graphEncoderPasses(choice: GraphEncoderPasses): EncoderPasses {
   if (choice === "js") return JS_PASSES;
   const native = nativeGraphEncoderPasses();
   if (native.passes) return native.passes;
@@ -106,7 +107,7 @@ export function graphEncodersWith(
 ): GraphEncoderOutput {
   const dims = checkShapes(modalities, modalityWeights, options);
   if (path === "tfjs") return graphEncodersTfjs(modalities, modalityWeights, options, dims.nUsers, dims.nItems);
-  const chosen = choosePasses(passes);
+  const chosen = graphEncoderPasses(passes);
   return tf.tidy(() => {
     const op = fusedOp(dims, options, chosen);
     const inputs: tf.Tensor[] = [modalityWeights];

@@ -4,6 +4,7 @@ import * as tf from "@tensorflow/tfjs";
 import {
   graphEncoders,
   graphEncodersWith,
+  graphEncoderPasses,
   nativeGraphEncoderPasses,
   type GraphEncoderModality,
   type GraphEncoderOptions,
@@ -431,6 +432,34 @@ test("native row passes give the same bits as the JS loops: outputs and every gr
     s.names.forEach((name, i) => assertSameBits(native.grads[i]!, js.grads[i]!, `${label} d${name}`));
     assert.ok(maxAbs(js.users) > 0 && maxAbs(js.grads[1]!) > 0, `${label}: the comparison exercises nothing`);
     tearDown(s);
+  }
+});
+
+test("native leakyRelu and its gradient give the JS twins' bits on signed zeros, infinities, NaN and subnormals", (t) => {
+  const lookup = nativeGraphEncoderPasses();
+  if (!lookup.passes) {
+    assert.notEqual(process.env.SEA_EXPECT_NATIVE, "1", `SEA_EXPECT_NATIVE=1 but the native graph-encoder passes are unavailable: ${lookup.reason}`);
+    t.diagnostic(`native row passes unavailable (${lookup.reason})`);
+    return;
+  }
+  const special = [0, -0, 1, -1, Infinity, -Infinity, NaN, 1e-45, -1e-45, 3.4e38, -3.4e38, 0.5, -2.5];
+  // Enough values that the vectorised loops run whole vectors and a tail, over the addon's threads.
+  const n = 3 * 65536 + 7;
+  const x = Float32Array.from({ length: n }, (_, i) => (i % 3 === 0 ? special[i % special.length]! : Math.sin(i) * 10));
+  const dOut = Float32Array.from({ length: n }, (_, i) => (i % 5 === 0 ? special[(i + 3) % special.length]! : Math.cos(i)));
+  for (const slope of [0.01, -0.3, 0, 1e-300, Infinity, NaN]) {
+    const native = { out: new Float32Array(n), dx: new Float32Array(n) };
+    const js = { out: new Float32Array(n), dx: new Float32Array(n) };
+    withAddonThreads(availableAddon()!, 3, () => {
+      lookup.passes!.leakyRelu(x, slope, native.out);
+      lookup.passes!.leakyReluGrad(dOut, x, Math.fround(slope), native.dx);
+    });
+    graphEncoderPasses("js").leakyRelu(x, slope, js.out);
+    graphEncoderPasses("js").leakyReluGrad(dOut, x, Math.fround(slope), js.dx);
+    // A NaN's sign and payload carry nothing (x86 makes negative ones, JS positive ones): NaN must match NaN.
+    const canonical = (a: Float32Array) => a.map((v) => (Number.isNaN(v) ? NaN : v));
+    assertSameBits(canonical(native.out), canonical(js.out), `leakyRelu, slope ${slope}`);
+    assertSameBits(canonical(native.dx), canonical(js.dx), `leakyReluGrad, slope ${slope}`);
   }
 });
 
