@@ -58,7 +58,7 @@ Napi::Value AdamUpdate(const Napi::CallbackInfo& info) {
                    info[7].As<Napi::Number>().DoubleValue(), info[8].As<Napi::Number>().DoubleValue(),
                    info[9].As<Napi::Number>().DoubleValue()};
   const int64_t total = static_cast<int64_t>(n);
-  const int threads = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(gThreads, total / kMinElementsPerThread)));
+  const int threads = ThreadsForValues(total, total, kMinElementsPerThread);
   ForEachRange(total, threads, [&a](int64_t begin, int64_t end) { AdamRange(a, begin, end); });
   return env.Undefined();
 }

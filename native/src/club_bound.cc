@@ -150,8 +150,7 @@ constexpr int64_t kMinWorkPerThread = 1 << 17;
 int ThreadsFor(const BoundProblem& p) {
   const BoundNet& n = *p.net;
   const int64_t perRow = 4 * n.h * (n.xDim + n.yDim);  // both nets forward, and back into x
-  const int64_t byWork = p.rows * perRow / kMinWorkPerThread;
-  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>({static_cast<int64_t>(gThreads), byWork, p.rows})));
+  return ThreadsForValues(p.rows * perRow, p.rows, kMinWorkPerThread);
 }
 
 // Rows split into one contiguous range per thread. Each row's outputs depend on that row only, so the split

@@ -560,8 +560,7 @@ constexpr int64_t kMinWorkPerThread = 1 << 17;
 int ThreadsFor(const FitProblem& p) {
   const ClubLayout& l = p.layout;
   const int64_t perRow = 6 * l.hidden * (l.xDim + l.yDim);  // forward + backward of both nets, roughly
-  const int64_t byWork = p.rows * perRow / kMinWorkPerThread;
-  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>({static_cast<int64_t>(gThreads), byWork, p.rows})));
+  return ThreadsForValues(p.rows * perRow, p.rows, kMinWorkPerThread);
 }
 
 // Splits the rows into one contiguous range per thread (fixed for the whole call) and packs each range.

@@ -191,9 +191,9 @@ Napi::Value Spmm(const Napi::CallbackInfo& info) {
   CsrArgs s;
   if (!GetCsrArgs(info, false, &s)) return env.Undefined();
   const int64_t work = s.nnz * s.d + s.nRows * s.d;
-  const int threads = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(gThreads, work / kMinWorkPerThread)));
+  const int threads = sea::ThreadsForValues(work, s.nRows, kMinWorkPerThread);
   std::atomic<bool> ok{true};
-  if (threads <= 1 || s.nRows < threads) {
+  if (threads <= 1) {
     ok = SpmmRows(s, 0, s.nRows);
   } else {
     // Split rows so each thread gets about the same number of non-zeros (degree skew is large in

@@ -324,7 +324,7 @@ double BlasForwardBackward(const float* a, const float* b, int64_t n, int64_t d,
     float* dABlk = dA + r0 * d;
     // S_blk [rows × n] = invTau · a_blk · bᵀ, then E_blk in place, the rows split between threads.
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, R, N, D, invTau, aBlk, D, b, D, 0.0f, block, N);
-    const int threads = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>({static_cast<int64_t>(gThreads), rows * n / kMinEntriesPerThread, rows})));
+    const int threads = ThreadsForValues(rows * n, rows, kMinEntriesPerThread);
     double* rowLoss = w.rowLoss.data() + r0;
     float* rowScale = w.rowScale.data();
     ForEachRange(rows, threads, [=](int64_t i0, int64_t i1) { expRows(block, n, r0, i0, i1, rowLoss, rowScale); });
@@ -511,7 +511,7 @@ __attribute__((target("avx512f"))) void FusedSolveRows(const FusedProblem& p, Fu
 // buffer; dB is the sum of the shares in thread order.
 double FusedForwardBackward(const float* a, const float* b, int64_t n, int64_t d, float invTau, float* dA, float* dB) {
   const int64_t nPad = (n + kFusedColumnAlign - 1) / kFusedColumnAlign * kFusedColumnAlign;
-  const int threads = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>({static_cast<int64_t>(gThreads), n * n / kMinEntriesPerThread, n})));
+  const int threads = ThreadsForValues(n * n, n, kMinEntriesPerThread);
   const size_t blockRows = static_cast<size_t>(std::min(kFusedBlockRows, n));
   // Vectors come zeroed, as bT's padding and the dB shares must be.
   std::vector<float> bT(static_cast<size_t>(d * nPad)), columnBias(static_cast<size_t>(nPad));
