@@ -1,4 +1,4 @@
-import { before, test } from "node:test";
+import { before, test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import {
@@ -401,11 +401,17 @@ test("SparseMatrix.multiplyHost: A·x and Aᵀ·x on host arrays, native and js,
 
 // ---------- the addon's row passes (native/src/row_ops.cc) against the JS loops they replace ----------
 
-test("native row passes give the same bits as the JS loops: outputs and every gradient, odd row counts, M = 1, 2, L = 0 … 4", (t) => {
+/** The addon's row passes, or null after noting why they are missing (a failure under SEA_EXPECT_NATIVE=1). */
+function nativePassesOrNote(t: TestContext, note = ""): ReturnType<typeof graphEncoderPasses> | null {
   const lookup = nativeGraphEncoderPasses();
-  if (!lookup.passes) {
-    assert.notEqual(process.env.SEA_EXPECT_NATIVE, "1", `SEA_EXPECT_NATIVE=1 but the native graph-encoder passes are unavailable: ${lookup.reason}`);
-    t.diagnostic(`native row passes unavailable (${lookup.reason}); checked only that the native choice refuses`);
+  if (lookup.passes) return lookup.passes;
+  assert.notEqual(process.env.SEA_EXPECT_NATIVE, "1", `SEA_EXPECT_NATIVE=1 but the native graph-encoder passes are unavailable: ${lookup.reason}`);
+  t.diagnostic(`native row passes unavailable (${lookup.reason})${note}`);
+  return null;
+}
+
+test("native row passes give the same bits as the JS loops: outputs and every gradient, odd row counts, M = 1, 2, L = 0 … 4", (t) => {
+  if (!nativePassesOrNote(t, "; checked only that the native choice refuses")) {
     const s = setUp({ ...BASE, M: 1, L: 1, slope: 0.01 }, 400);
     assert.throws(() => run(s, "fused", "native"), /native row passes requested but unavailable/);
     tearDown(s);
@@ -436,12 +442,8 @@ test("native row passes give the same bits as the JS loops: outputs and every gr
 });
 
 test("native leakyRelu and its gradient give the JS twins' bits on signed zeros, infinities, NaN and subnormals", (t) => {
-  const lookup = nativeGraphEncoderPasses();
-  if (!lookup.passes) {
-    assert.notEqual(process.env.SEA_EXPECT_NATIVE, "1", `SEA_EXPECT_NATIVE=1 but the native graph-encoder passes are unavailable: ${lookup.reason}`);
-    t.diagnostic(`native row passes unavailable (${lookup.reason})`);
-    return;
-  }
+  const passes = nativePassesOrNote(t);
+  if (!passes) return;
   const special = [0, -0, 1, -1, Infinity, -Infinity, NaN, 1e-45, -1e-45, 3.4e38, -3.4e38, 0.5, -2.5];
   // Enough values that the vectorised loops run whole vectors and a tail, over the addon's threads.
   const n = 3 * 65536 + 7;
@@ -451,8 +453,8 @@ test("native leakyRelu and its gradient give the JS twins' bits on signed zeros,
     const native = { out: new Float32Array(n), dx: new Float32Array(n) };
     const js = { out: new Float32Array(n), dx: new Float32Array(n) };
     withAddonThreads(availableAddon()!, 3, () => {
-      lookup.passes!.leakyRelu(x, slope, native.out);
-      lookup.passes!.leakyReluGrad(dOut, x, Math.fround(slope), native.dx);
+      passes.leakyRelu(x, slope, native.out);
+      passes.leakyReluGrad(dOut, x, Math.fround(slope), native.dx);
     });
     graphEncoderPasses("js").leakyRelu(x, slope, js.out);
     graphEncoderPasses("js").leakyReluGrad(dOut, x, Math.fround(slope), js.dx);
@@ -464,13 +466,8 @@ test("native leakyRelu and its gradient give the JS twins' bits on signed zeros,
 });
 
 test("the native row passes refuse wrong lengths and types with a message naming the function and argument", (t) => {
-  const lookup = nativeGraphEncoderPasses();
-  if (!lookup.passes) {
-    assert.notEqual(process.env.SEA_EXPECT_NATIVE, "1", `SEA_EXPECT_NATIVE=1 but the native graph-encoder passes are unavailable: ${lookup.reason}`);
-    t.diagnostic(`native row passes unavailable (${lookup.reason})`);
-    return;
-  }
-  const p = lookup.passes;
+  const p = nativePassesOrNote(t);
+  if (!p) return;
   const f32 = (n: number) => new Float32Array(n);
   assert.throws(() => p.columnSums(f32(5), 2, 3, f32(3)), /columnSums: x has 5 values, expected 6 \(2 rows × w 3\)/);
   assert.throws(() => p.leakyRelu(f32(4), 0.1, f32(3)), /leakyRelu: out has 3 values, expected 4/);
