@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { before, describe, test } from "node:test";
 import * as tf from "@tensorflow/tfjs";
 import { describeBlas } from "../../src/backend/addon";
@@ -379,4 +380,17 @@ describe("native kernels (addon)", () => {
     assert.equal(biasRepeatsOverRows([4, 1], [4, 6]), false);
     assert.equal(biasRepeatsOverRows([3, 4, 6], [4, 6]), false);
   });
+});
+
+test("loading the addon sets OpenBLAS's idle spin to its minimum unless the user chose one (empty is no choice)", { skip: !addon && NATIVE_SKIP }, () => {
+  const timeoutAfterLoad = (value: string | undefined): string => {
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    if (value === undefined) delete env.OPENBLAS_THREAD_TIMEOUT;
+    else env.OPENBLAS_THREAD_TIMEOUT = value;
+    const script = 'require("./src/backend/addon").loadNativeAddon(); process.stdout.write(String(process.env.OPENBLAS_THREAD_TIMEOUT));';
+    return execFileSync(process.execPath, ["--require", "tsx/cjs", "-e", script], { env, encoding: "utf8" });
+  };
+  assert.equal(timeoutAfterLoad(undefined), "4");
+  assert.equal(timeoutAfterLoad(""), "4");
+  assert.equal(timeoutAfterLoad("12"), "12");
 });
