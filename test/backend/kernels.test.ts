@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import * as path from "node:path";
 import { before, describe, test } from "node:test";
 import * as tf from "@tensorflow/tfjs";
 import { describeBlas } from "../../src/backend/addon";
@@ -387,8 +388,9 @@ test("loading the addon sets OpenBLAS's idle spin to its minimum unless the user
     const env: NodeJS.ProcessEnv = { ...process.env };
     if (value === undefined) delete env.OPENBLAS_THREAD_TIMEOUT;
     else env.OPENBLAS_THREAD_TIMEOUT = value;
+    const repo = path.resolve(__dirname, "../..");
     const script = 'require("./src/backend/addon").loadNativeAddon(); process.stdout.write(String(process.env.OPENBLAS_THREAD_TIMEOUT));';
-    return execFileSync(process.execPath, ["--require", "tsx/cjs", "-e", script], { env, encoding: "utf8" });
+    return execFileSync(process.execPath, ["--require", "tsx/cjs", "-e", script], { cwd: repo, env, encoding: "utf8" });
   };
   assert.equal(timeoutAfterLoad(undefined), "4");
   assert.equal(timeoutAfterLoad(""), "4");
