@@ -112,7 +112,7 @@ print_summary() {
     echo "  backend:  pure-JS tfjs 'cpu' (no native addon built) - about 100x slower matmul than the native kernels"
   fi
   if [[ -f "$kernel_json" ]]; then
-    echo "  kernel:   Jupyter kernel 'tslab' (TypeScript) registered -> $(node -p "require('$kernel_json').argv[0]")"
+    echo "  kernel:   Jupyter kernel 'tslab' (TypeScript) registered -> $(node -p "require('$kernel_json').argv.join(' ')")"
   else
     echo "  kernel:   NOT registered"
   fi
