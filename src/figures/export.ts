@@ -157,8 +157,11 @@ function checkName(name: string): void {
   }
 }
 
-// In-page helpers, installed once per page. The seeded Math.random (splitmix32 increments) makes
-// plotly's random clip-path ids, and hence SVG bytes, the same on every run.
+// In-page helpers, installed once per page. Two things keep SVG bytes the same on every run: the
+// seeded Math.random (splitmix32 increments) fixes plotly's random clip-path ids, and sorting each
+// element's attributes by name removes the order plotly happens to set them in, which varies with
+// timing (CI saw `style` before and after `viewBox` on the same root). __seaRender returns PNG as
+// base64 and SVG as text.
 const PAGE_HELPERS = `
 window.__seaSeed = function (seed) {
   var x = seed >>> 0;
@@ -170,14 +173,31 @@ window.__seaSeed = function (seed) {
     return ((z ^ (z >>> 16)) >>> 0) / 4294967296;
   };
 };
+window.__seaSortAttributes = function (svgText) {
+  var doc = new DOMParser().parseFromString(svgText, "image/svg+xml");
+  var all = doc.getElementsByTagName("*");
+  for (var i = 0; i < all.length; i++) {
+    var el = all[i];
+    var attrs = Array.prototype.slice.call(el.attributes).map(function (a) {
+      return { ns: a.namespaceURI, name: a.name, local: a.localName, value: a.value };
+    });
+    attrs.sort(function (a, b) { return a.name < b.name ? -1 : a.name > b.name ? 1 : 0; });
+    attrs.forEach(function (a) { el.removeAttributeNS(a.ns, a.local); });
+    attrs.forEach(function (a) { el.setAttributeNS(a.ns, a.name, a.value); });
+  }
+  return new XMLSerializer().serializeToString(doc.documentElement);
+};
 window.__seaRender = async function (fig, config, format, scale) {
   window.__seaSeed(12345);
-  return Plotly.toImage({ data: fig.data, layout: fig.layout, config: config },
+  var url = await Plotly.toImage({ data: fig.data, layout: fig.layout, config: config },
     { format: format, width: fig.layout.width, height: fig.layout.height, scale: scale });
+  if (format === "png") return url.slice(url.indexOf(",") + 1);
+  return window.__seaSortAttributes(decodeURIComponent(url.slice(url.indexOf(",") + 1)));
 };
 `;
 
 interface PageGlobals {
+  /** PNG: base64 bytes; SVG: the document's text */
   __seaRender(fig: Figure, config: Record<string, unknown>, format: "svg" | "png", scale: number): Promise<string>;
 }
 
@@ -258,12 +278,12 @@ export class FigureExporter {
   private async renderOn(page: Page, fig: Figure, name: string, format: "png" | "svg" | "pdf", pngScale: number): Promise<Uint8Array> {
     const config = plotlyConfig(name, fig);
     const imageFormat = format === "png" ? "png" : "svg";
-    const url = await page.evaluate(
+    const rendered = await page.evaluate(
       ([f, c, fmt, s]) => (globalThis as unknown as PageGlobals).__seaRender(f, c, fmt, s),
       [fig, config, imageFormat, format === "png" ? pngScale : 1] as const,
     );
-    if (format === "png") return Buffer.from(url.slice(url.indexOf(",") + 1), "base64");
-    const svg = decodeURIComponent(url.slice(url.indexOf(",") + 1));
+    if (format === "png") return Buffer.from(rendered, "base64");
+    const svg = rendered;
     if (format === "svg") return Buffer.from(svg, "utf8");
     return this.svgToPdf(svg, fig.layout.width, fig.layout.height);
   }
