@@ -161,8 +161,8 @@ function checkName(name: string): void {
 // seeded Math.random (splitmix32 increments) fixes plotly's random clip-path ids, and sorting each
 // element's attributes by name removes the order plotly happens to set them in, which varies with
 // timing (CI saw `style` before and after `viewBox` on the same root). __seaRender returns PNG as
-// base64 and SVG as text.
-const PAGE_HELPERS = `
+// base64 and SVG as text. Exported for tests only.
+export const EXPORT_PAGE_SCRIPT = `
 window.__seaSeed = function (seed) {
   var x = seed >>> 0;
   Math.random = function () {
@@ -283,9 +283,8 @@ export class FigureExporter {
       [fig, config, imageFormat, format === "png" ? pngScale : 1] as const,
     );
     if (format === "png") return Buffer.from(rendered, "base64");
-    const svg = rendered;
-    if (format === "svg") return Buffer.from(svg, "utf8");
-    return this.svgToPdf(svg, fig.layout.width, fig.layout.height);
+    if (format === "svg") return Buffer.from(rendered, "utf8");
+    return this.svgToPdf(rendered, fig.layout.width, fig.layout.height);
   }
 
   /** PDF keeps the figure vector: print a page holding only the SVG, sized to the figure. */
@@ -317,7 +316,7 @@ export class FigureExporter {
       const page = await this.browser.newPage();
       await page.setContent("<!DOCTYPE html><html><head><meta charset=\"utf-8\"></head><body></body></html>");
       await page.addScriptTag({ content: plotlyBundle() });
-      await page.addScriptTag({ content: PAGE_HELPERS });
+      await page.addScriptTag({ content: EXPORT_PAGE_SCRIPT });
       this.plotPage = page;
       return page;
     } catch (e) {

@@ -9,6 +9,7 @@ import { trainingCurvesFigure } from "../../src/figures/trainingCurves";
 import { ablationBarFigure } from "../../src/figures/ablation";
 import {
   CHROMIUM_MISSING_MESSAGE,
+  EXPORT_PAGE_SCRIPT,
   figureHtml,
   figureHtmlForNotebook,
   FigureExporter,
@@ -102,6 +103,28 @@ test("export: HTML renders offline with every trace, PNG/SVG/PDF are valid, outp
   } finally {
     await exporter.close();
     t.cleanup();
+  }
+});
+
+test("SVG canonical form: attributes sorted by name on every element, namespaces and values kept", async () => {
+  // plotly sets some attributes in a timing-dependent order; the exporter's canonical form must not depend on it
+  const browser = await chromium.launch({ executablePath: CHROMIUM!, args: ["--no-sandbox", "--disable-gpu"] });
+  try {
+    const page = await browser.newPage();
+    await page.addScriptTag({ content: EXPORT_PAGE_SCRIPT });
+    const ns = 'xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink"';
+    const one = `<svg ${ns} width="4" style="" viewBox="0 0 4 4"><g class="a" id="g"><use xlink:href="#g" y="1" x="2"/><text y="3" x="1">p&lt;0.05 &amp; more</text></g></svg>`;
+    const two = `<svg viewBox="0 0 4 4" style="" width="4" ${ns}><g id="g" class="a"><use x="2" y="1" xlink:href="#g"/><text x="1" y="3">p&lt;0.05 &amp; more</text></g></svg>`;
+    const sort = (svg: string) => page.evaluate((s) => (globalThis as unknown as { __seaSortAttributes(t: string): string }).__seaSortAttributes(s), svg);
+    const a = await sort(one);
+    assert.equal(a, await sort(two));
+    assert.equal(
+      a,
+      '<svg style="" viewBox="0 0 4 4" width="4" xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink">' +
+        '<g class="a" id="g"><use x="2" xlink:href="#g" y="1"/><text x="1" y="3">p&lt;0.05 &amp; more</text></g></svg>',
+    );
+  } finally {
+    await browser.close();
   }
 });
 
