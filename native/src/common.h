@@ -36,25 +36,59 @@ inline bool Fail(const Napi::Env& env, const std::string& message) {
   return false;
 }
 
-inline bool GetF32(const Napi::CallbackInfo& info, size_t i, const char* name, float** data, size_t* length) {
+// What each typed-array argument must be: its N-API type and the name in the error message.
+template <typename T>
+struct TypedArrayKind;
+template <>
+struct TypedArrayKind<float> {
+  static constexpr napi_typedarray_type kType = napi_float32_array;
+  static constexpr const char* kName = "a Float32Array";
+};
+template <>
+struct TypedArrayKind<double> {
+  static constexpr napi_typedarray_type kType = napi_float64_array;
+  static constexpr const char* kName = "a Float64Array";
+};
+template <>
+struct TypedArrayKind<int32_t> {
+  static constexpr napi_typedarray_type kType = napi_int32_array;
+  static constexpr const char* kName = "an Int32Array";
+};
+template <>
+struct TypedArrayKind<uint8_t> {
+  static constexpr napi_typedarray_type kType = napi_uint8_array;
+  static constexpr const char* kName = "a Uint8Array";
+};
+
+// Argument i as a typed array of T (exactly that type: a Uint8ClampedArray is not a Uint8Array).
+template <typename T>
+inline bool GetTypedArray(const Napi::CallbackInfo& info, size_t i, const char* name, T** data, size_t* length) {
   Napi::Value v = info[i];
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
-    return Fail(info.Env(), std::string(name) + " must be a Float32Array");
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != TypedArrayKind<T>::kType) {
+    return Fail(info.Env(), std::string(name) + " must be " + TypedArrayKind<T>::kName);
   }
-  Napi::Float32Array arr = v.As<Napi::Float32Array>();
+  Napi::TypedArrayOf<T> arr = v.As<Napi::TypedArrayOf<T>>();
   *data = arr.Data();
   *length = arr.ElementLength();
   return true;
 }
 
+inline bool GetF32(const Napi::CallbackInfo& info, size_t i, const char* name, float** data, size_t* length) {
+  return GetTypedArray(info, i, name, data, length);
+}
+
+inline bool GetF64(const Napi::CallbackInfo& info, size_t i, const char* name, double** data, size_t* length) {
+  return GetTypedArray(info, i, name, data, length);
+}
+
+inline bool GetU8(const Napi::CallbackInfo& info, size_t i, const char* name, uint8_t** data, size_t* length) {
+  return GetTypedArray(info, i, name, data, length);
+}
+
 inline bool GetI32(const Napi::CallbackInfo& info, size_t i, const char* name, const int32_t** data, size_t* length) {
-  Napi::Value v = info[i];
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
-    return Fail(info.Env(), std::string(name) + " must be an Int32Array");
-  }
-  Napi::Int32Array arr = v.As<Napi::Int32Array>();
-  *data = arr.Data();
-  *length = arr.ElementLength();
+  int32_t* values;
+  if (!GetTypedArray(info, i, name, &values, length)) return false;
+  *data = values;
   return true;
 }
 
@@ -69,10 +103,17 @@ inline bool GetDim(const Napi::CallbackInfo& info, size_t i, const char* name, i
   return true;
 }
 
-// A finite number argument of `fn` (messages name the function and the argument).
-inline bool GetFiniteNumber(const Napi::CallbackInfo& info, size_t i, const char* fn, const char* name, double* out) {
+// A number argument of `fn`, NaN and infinities included: the row passes take them wherever their JS twins
+// do (messages name the function and the argument).
+inline bool GetNumber(const Napi::CallbackInfo& info, size_t i, const char* fn, const char* name, double* out) {
   if (!info[i].IsNumber()) return Fail(info.Env(), std::string(fn) + ": " + name + " must be a number");
   *out = info[i].As<Napi::Number>().DoubleValue();
+  return true;
+}
+
+// A finite number argument of `fn`.
+inline bool GetFiniteNumber(const Napi::CallbackInfo& info, size_t i, const char* fn, const char* name, double* out) {
+  if (!GetNumber(info, i, fn, name, out)) return false;
   if (!std::isfinite(*out)) return Fail(info.Env(), std::string(fn) + ": " + name + " must be finite");
   return true;
 }

@@ -29,28 +29,6 @@ namespace {
 
 // ---------------------------------------------------------------- argument helpers (this file's extra types)
 
-bool GetU8(const Napi::CallbackInfo& info, size_t i, const char* name, uint8_t** data, size_t* length) {
-  Napi::Value v = info[i];
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
-    return Fail(info.Env(), std::string(name) + " must be a Uint8Array");
-  }
-  Napi::Uint8Array arr = v.As<Napi::Uint8Array>();
-  *data = arr.Data();
-  *length = arr.ElementLength();
-  return true;
-}
-
-bool GetF64(const Napi::CallbackInfo& info, size_t i, const char* name, double** data, size_t* length) {
-  Napi::Value v = info[i];
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) {
-    return Fail(info.Env(), std::string(name) + " must be a Float64Array");
-  }
-  Napi::Float64Array arr = v.As<Napi::Float64Array>();
-  *data = arr.Data();
-  *length = arr.ElementLength();
-  return true;
-}
-
 // A Float32Array, or null/undefined (then *data = nullptr, *length = 0).
 bool GetOptionalF32(const Napi::CallbackInfo& info, size_t i, const char* name, float** data, size_t* length) {
   if (info[i].IsNull() || info[i].IsUndefined()) {
@@ -59,13 +37,6 @@ bool GetOptionalF32(const Napi::CallbackInfo& info, size_t i, const char* name, 
     return true;
   }
   return GetF32(info, i, name, data, length);
-}
-
-// Any number, NaN and infinities included (the JS twins accept them and so must this).
-bool GetNumber(const Napi::CallbackInfo& info, size_t i, const char* fn, const char* name, double* out) {
-  if (!info[i].IsNumber()) return Fail(info.Env(), std::string(fn) + ": " + name + " must be a number");
-  *out = info[i].As<Napi::Number>().DoubleValue();
-  return true;
 }
 
 bool CheckArgCount(const Napi::CallbackInfo& info, const char* fn, size_t want) {
