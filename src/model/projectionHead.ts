@@ -163,32 +163,38 @@ function fusedHead(passes: HeadPasses): (...inputs: tf.Tensor[]) => tf.Tensor {
     const gradFunc = (dy: tf.Tensor): tf.Tensor[] => tf.tidy(() => {
       const dz3 = new Float32Array(n * out);
       passes.normalizeBackward(readFloat32(dy), y, invNorm, normActive, n, out, dz3);
-      const db3 = new Float32Array(out);
-      passes.columnSums(dz3, n, out, db3);
-      const dz3T = tf.tensor2d(dz3, [n, out]);
-      const dW3 = tf.matMul(tf.tensor2d(b, [n, h]), dz3T, true, false);
-      const dB = matMulValues(dz3, n, out, w3!, true); // [N, h]
-      const bn2Grads = bnReluBackwardWith(passes, dB, b, bn2, g2, n, h); // dB becomes dz2 in place
-      const db2 = new Float32Array(h);
-      passes.columnSums(dB, n, h, db2);
-      const dz2T = tf.tensor2d(dB, [n, h]);
-      const dW2 = tf.matMul(tf.tensor2d(a, [n, h]), dz2T, true, false);
-      const dA = matMulValues(dB, n, h, w2!, true); // [N, h]
-      const bn1Grads = bnReluBackwardWith(passes, dA, a, bn1, g1, n, h); // dA becomes dh1 in place
+      const l3 = linearBackward(passes, dz3, b, w3!, n, h, out);
+      const bn2Grads = bnReluBackwardWith(passes, l3.dx, b, bn2, g2, n, h); // l3.dx becomes dz2 in place
+      const l2 = linearBackward(passes, l3.dx, a, w2!, n, h, h);
+      const bn1Grads = bnReluBackwardWith(passes, l2.dx, a, bn1, g1, n, h); // l2.dx becomes dh1 in place
       return [
-        tf.tensor2d(dA, [n, h]),
+        tf.tensor2d(l2.dx, [n, h]),
         tf.tensor1d(bn1Grads.dGamma),
         tf.tensor1d(bn1Grads.dBeta),
-        dW2,
-        tf.tensor1d(db2),
+        l2.dW,
+        tf.tensor1d(l2.db),
         tf.tensor1d(bn2Grads.dGamma),
         tf.tensor1d(bn2Grads.dBeta),
-        dW3,
-        tf.tensor1d(db3),
+        l3.dW,
+        tf.tensor1d(l3.db),
       ];
     });
     return { value, gradFunc };
   }) as (...inputs: tf.Tensor[]) => tf.Tensor;
+}
+
+/**
+ * Backward of z = x·W + b for the upstream gradient dz [N, outDim]: dW = xᵀ·dz (a tensor, for the
+ * caller's tidy), db = column sums of dz, dx = dz·Wᵀ [N, inDim] (a fresh array).
+ */
+function linearBackward(
+  passes: HeadPasses, dz: Float32Array, x: Float32Array, w: tf.Tensor, n: number, inDim: number, outDim: number,
+): { dW: tf.Tensor; db: Float32Array; dx: Float32Array } {
+  const db = new Float32Array(outDim);
+  passes.columnSums(dz, n, outDim, db);
+  const dW = tf.matMul(tf.tensor2d(x, [n, inDim]), tf.tensor2d(dz, [n, outDim]), true, false);
+  const dx = matMulValues(dz, n, outDim, w, true);
+  return { dW, db, dx };
 }
 
 /** BN → ReLU forward through `passes`, allocating what the backward keeps. */
