@@ -122,9 +122,10 @@ export interface SeaNativeAddon {
     dx: Float32Array,
     dy: Float32Array,
   ): number;
-  // Row passes of the fused graph-encoder and projection-head ops (native/src/row_ops.cc), single-threaded, in
-  // place; each is the twin of a JS loop in src/model/graphEncoder.ts or src/model/projectionHead.ts and gives the
-  // same bits (same double accumulations, same float32 roundings, same order).
+  // Row passes of the fused graph-encoder and projection-head ops (native/src/row_ops.cc), in place, threaded over
+  // rows (columns for sums) when large; each is the twin of a JS loop in src/model/graphEncoder.ts or
+  // src/model/projectionHead.ts and gives the same bits (same double accumulations, same float32 roundings, same
+  // order).
   /** out = x < 0 ? slope·x : x (the product in double, rounded once). */
   leakyRelu(x: Float32Array, slope: number, out: Float32Array): void;
   /** dx = dOut·(p + (1 − p)·slope32) with p = positiveTest > 0 ? 1 : 0. */
@@ -290,6 +291,19 @@ export function lookUpNativeFunction<K extends keyof SeaNativeAddon>(name: K): N
   const fn = (addon as Partial<SeaNativeAddon>)[name];
   if (typeof fn !== "function") return { fn: null, reason: `the native addon predates ${name} (rebuild: node scripts/build-native.js)` };
   return { fn: (fn as (...args: never[]) => unknown).bind(addon) as SeaNativeAddon[K], reason: null };
+}
+
+/** The addon's functions `names` together, or why the first unavailable one is (as lookUpNativeFunction). */
+export function lookUpNativeFunctions<K extends keyof SeaNativeAddon>(
+  names: readonly K[],
+): { fns: Pick<SeaNativeAddon, K>; reason: null } | { fns: null; reason: string } {
+  const found: Partial<Pick<SeaNativeAddon, K>> = {};
+  for (const name of names) {
+    const lookup: NativeFunctionLookup<keyof SeaNativeAddon> = lookUpNativeFunction(name);
+    if (lookup.fn === null) return { fns: null, reason: lookup.reason };
+    found[name] = lookup.fn as SeaNativeAddon[K];
+  }
+  return { fns: found as Pick<SeaNativeAddon, K>, reason: null };
 }
 
 /**

@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { NORM_EPS, normalizeRows } from "../losses/normalize";
 import type { SparseMatrix } from "../backend/sparse";
-import { lookUpNativeFunction, type SeaNativeAddon } from "../backend/addon";
+import { lookUpNativeFunctions, type SeaNativeAddon } from "../backend/addon";
 import { readFloat32 } from "../util/takeData";
 import { columnSums } from "../util/rowMajor";
 import { leakyReluValues } from "../backend/cpuUnary";
@@ -54,25 +54,18 @@ type EncoderPasses = Pick<
   "leakyRelu" | "leakyReluGrad" | "encoderNormalizeRows" | "encoderWriteOutputs" | "encoderLayerSumGradient" | "normalizeRowsBackward" | "columnSums"
 >;
 
-const NATIVE_PASS_NAMES = [
-  "leakyRelu",
-  "leakyReluGrad",
-  "encoderNormalizeRows",
-  "encoderWriteOutputs",
-  "encoderLayerSumGradient",
-  "normalizeRowsBackward",
-  "columnSums",
-] as const satisfies readonly (keyof EncoderPasses)[];
-
 /** The addon's row passes, or why they are unavailable (SEA_NATIVE=0, addon missing, or built before them). */
 export function nativeGraphEncoderPasses(): { passes: EncoderPasses; reason: null } | { passes: null; reason: string } {
-  const found: Partial<EncoderPasses> = {};
-  for (const name of NATIVE_PASS_NAMES) {
-    const lookup = lookUpNativeFunction(name);
-    if (!lookup.fn) return { passes: null, reason: lookup.reason };
-    (found as Record<string, unknown>)[name] = lookup.fn;
-  }
-  return { passes: found as EncoderPasses, reason: null };
+  const { fns, reason } = lookUpNativeFunctions([
+    "leakyRelu",
+    "leakyReluGrad",
+    "encoderNormalizeRows",
+    "encoderWriteOutputs",
+    "encoderLayerSumGradient",
+    "normalizeRowsBackward",
+    "columnSums",
+  ] as const);
+  return fns ? { passes: fns, reason: null } : { passes: null, reason };
 }
 
 /** The passes the fused op runs for `choice` ("auto": the addon's when it has them, else the JS twins). */

@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { applyLinear, batchNormTrain, type BatchNormParams, type Linear } from "./params";
 import { NORM_EPS, normalizeRows } from "../losses/normalize";
-import { lookUpNativeFunction, type SeaNativeAddon } from "../backend/addon";
+import { lookUpNativeFunctions, type SeaNativeAddon } from "../backend/addon";
 import { readFloat32, takeData } from "../util/takeData";
 import { columnSums } from "../util/rowMajor";
 
@@ -43,25 +43,17 @@ interface HeadPasses {
 
 /** The addon's row passes, or why they are unavailable (SEA_NATIVE=0, addon missing, or built before them). */
 export function nativeProjectionHeadPasses(): { passes: HeadPasses; reason: null } | { passes: null; reason: string } {
-  const bnForward = lookUpNativeFunction("bnReluForward");
-  const bnBackward = lookUpNativeFunction("bnReluBackward");
-  const normForward = lookUpNativeFunction("headNormalizeRows");
-  const normBackward = lookUpNativeFunction("normalizeRowsBackward");
-  const sums = lookUpNativeFunction("columnSums");
-  if (!bnForward.fn) return { passes: null, reason: bnForward.reason };
-  if (!bnBackward.fn) return { passes: null, reason: bnBackward.reason };
-  if (!normForward.fn) return { passes: null, reason: normForward.reason };
-  if (!normBackward.fn) return { passes: null, reason: normBackward.reason };
-  if (!sums.fn) return { passes: null, reason: sums.reason };
-  const backward = normBackward.fn;
+  const { fns, reason } = lookUpNativeFunctions(["bnReluForward", "bnReluBackward", "headNormalizeRows", "normalizeRowsBackward", "columnSums"] as const);
+  if (!fns) return { passes: null, reason };
+  const backward = fns.normalizeRowsBackward;
   return {
     passes: {
-      bnReluForward: bnForward.fn,
-      bnReluBackward: bnBackward.fn,
-      normalizeForward: normForward.fn,
+      bnReluForward: fns.bnReluForward,
+      bnReluBackward: fns.bnReluBackward,
+      normalizeForward: fns.headNormalizeRows,
       // The graph encoder's normalisation backward with a single term and all rows.
       normalizeBackward: (dy, y, invNorm, active, n, w, dz) => backward(dy, null, null, y, invNorm, active, dz, 0, n, w),
-      columnSums: sums.fn,
+      columnSums: fns.columnSums,
     },
     reason: null,
   };
