@@ -1,10 +1,15 @@
 import * as tf from "@tensorflow/tfjs";
 import { Club } from "../losses/club";
+import { fitClubFused, newClubAdamState } from "../losses/clubFit";
 import { normalizeRows } from "../losses/normalize";
 import { diagonalCrossEntropy } from "../losses/diagonalCrossEntropy";
 import { Rng, deriveSeed } from "../util/rng";
 import { SeaError } from "../util/errors";
 import { checkMatrix, holdoutSplit, pickRows } from "./linearProbe";
+import { bootstrapMean, type IntervalOptions, type MiEstimate } from "./bootstrap";
+import { estimateKsgMi } from "./ksg";
+import { estimateGaussianMi } from "./gaussianMi";
+import { estimateLinearCka, estimateRbfCka } from "./dependence";
 
 /*
  * Mutual-information estimators run on FROZEN representation parts (plain row-major matrices in, nats out).
@@ -17,9 +22,19 @@ import { checkMatrix, holdoutSplit, pickRows } from "./linearProbe";
  * columns are only centred). MI is invariant under invertible per-column affine maps, so the quantity measured
  * does not change, while fixed learning rates, initial scales and CLUB's bounded log-variance then mean the
  * same thing for parts of any scale.
+ *
+ * Both report the held-out bound as a mean of per-row terms (`perRow`), so the bound can be bootstrapped over
+ * items (`interval`, bootstrapMean: conditional on the trained network, i.e. refitting noise is not included).
+ * Both also accept an explicit `split` of row indices, to fit on some items and evaluate on others.
  */
 
-export interface ClubMiOptions {
+/** Explicit training and held-out rows (disjoint indices into 0..n−1); replaces the seeded `holdout` split. */
+export interface RowSplit {
+  readonly train: Int32Array;
+  readonly test: Int32Array;
+}
+
+export interface ClubMiOptions extends IntervalOptions {
   readonly seed: number;
   /** Adam steps of q's maximum-likelihood training. Default 300. */
   readonly steps?: number;
@@ -27,17 +42,22 @@ export interface ClubMiOptions {
   readonly hidden?: number;
   readonly lr?: number;
   readonly batchSize?: number;
-  /** Fraction of rows held out for the reported bound. Default 0.25. */
+  /** Fraction of rows held out for the reported bound. Default 0.25. Ignored when `split` is given. */
   readonly holdout?: number;
+  /** Fit q on `split.train` (a fifth of them choose the checkpoint) and report the bound on `split.test`. */
+  readonly split?: RowSplit;
 }
 
-export interface ClubMiResult {
+/** `estimate` = rawBound (unclamped, so averages and intervals are not pushed up); `rows` = held-out rows. */
+export interface ClubMiResult extends MiEstimate {
   /** max(0, rawBound): the CLUB estimate of I(x; y), nats. */
   readonly upperBound: number;
   /** The held-out bound before clamping (it can dip below 0 by estimation noise when x and y are independent). */
   readonly rawBound: number;
   /** Held-out mean log q(y|x) of the standardised y, nats per row, including the Gaussian −(dy/2)·ln 2π. */
   readonly logLikelihood: number;
+  /** Each held-out row's term log q(y_i|x_i) − mean_{j≠i} log q(y_j|x_i); mean(perRow) = rawBound. */
+  readonly perRow: Float64Array;
 }
 
 const CLUB_DEFAULTS = { steps: 300, hidden: 64, lr: 5e-3, batchSize: 256, holdout: 0.25 };
@@ -65,52 +85,59 @@ export function estimateClubMi(x: Float32Array, y: Float32Array, n: number, dx: 
     holdout: options.holdout ?? CLUB_DEFAULTS.holdout,
   };
   checkTraining("estimateClubMi", o);
-  const { train, test } = holdoutSplit(n, o.holdout, deriveSeed(o.seed, 1), "estimateClubMi.holdout");
+  const { train, test } = options.split ? checkSplit("estimateClubMi.split", options.split, n) : holdoutSplit(n, o.holdout, deriveSeed(o.seed, 1), "estimateClubMi.holdout");
   const xs = standardise(x, dx, train, test);
   const ys = standardise(y, dy, train, test);
 
   const club = new Club({ xDim: dx, yDim: dy, hidden: o.hidden, seed: deriveSeed(o.seed, 2), logvarScale: ESTIMATOR_LOGVAR_SCALE, name: "miClub" });
-  const optimizer = tf.train.adam(o.lr);
-  const xTrain = tf.tensor2d(xs.train, [train.length, dx]);
-  const yTrain = tf.tensor2d(ys.train, [train.length, dy]);
   const { fit, valid } = validationSplit(train.length, deriveSeed(o.seed, 3));
-  const validIndex = tf.tensor1d(valid, "int32");
+  const xValid = tf.tensor2d(pickRows32(xs.train, dx, valid), [valid.length, dx]);
+  const yValid = tf.tensor2d(pickRows32(ys.train, dy, valid), [valid.length, dy]);
+  // q's maximum-likelihood steps run as the trainer's fused CLUB inner loop (one Adam step per mini-batch): the same
+  // loss and update as a tfjs Adam step on learningLoss, without ~100 small kernels per step.
+  const adam = newClubAdamState(club);
+  const settings = { steps: 1, lr: o.lr, beta1: 0.9, beta2: 0.999, eps: 1e-8 };
   try {
     const batches = new BatchSampler(fit, o.batchSize, deriveSeed(o.seed, 4));
     trainKeepingBest({
       steps: o.steps,
       variables: club.variables,
-      step: () =>
-        tf.tidy(() => {
-          const index = tf.tensor1d(batches.next(), "int32");
-          const xb = tf.gather(xTrain, index) as tf.Tensor2D;
-          const yb = tf.gather(yTrain, index) as tf.Tensor2D;
-          optimizer.minimize(() => club.learningLoss(xb, yb), false, club.variables);
-        }),
-      validationLoss: () =>
-        tf.tidy(() => club.learningLoss(tf.gather(xTrain, validIndex) as tf.Tensor2D, tf.gather(yTrain, validIndex) as tf.Tensor2D).dataSync()[0]!),
+      step: () => {
+        const rows = batches.next();
+        fitClubFused(club, [{ x: pickRows32(xs.train, dx, rows), y: pickRows32(ys.train, dy, rows) }], adam, settings);
+      },
+      validationLoss: () => tf.tidy(() => club.learningLoss(xValid, yValid).dataSync()[0]!),
     });
     const { mu, logvar } = tf.tidy(() => {
       const out = club.muLogvar(tf.tensor2d(xs.test, [test.length, dx]));
       return { mu: out.mu.dataSync() as Float32Array, logvar: out.logvar.dataSync() as Float32Array };
     });
-    return clubBoundOnRows(mu, logvar, ys.test64, test.length, dy);
+    return withInterval(clubBoundOnRows(mu, logvar, ys.test64, test.length, dy), options);
   } finally {
-    tf.dispose([xTrain, yTrain, validIndex]);
-    optimizer.dispose();
+    tf.dispose([xValid, yValid]);
     club.dispose();
   }
 }
 
-/** The held-out CLUB bound and log-likelihood from q's outputs (float64, see estimateClubMi). */
-function clubBoundOnRows(mu: Float32Array, logvar: Float32Array, y: Float64Array, n: number, dy: number): ClubMiResult {
+/** Rows of v [·, d] (row-major) in the order given. */
+function pickRows32(v: Float32Array, d: number, rows: Int32Array): Float32Array {
+  const out = new Float32Array(rows.length * d);
+  rows.forEach((r, i) => out.set(v.subarray(r * d, (r + 1) * d), i * d));
+  return out;
+}
+
+/** The held-out CLUB bound, its per-row terms and the log-likelihood from q's outputs (float64, see estimateClubMi). */
+function clubBoundOnRows(mu: Float32Array, logvar: Float32Array, y: Float64Array, n: number, dy: number): Omit<ClubMiResult, "interval"> {
   const yMean = new Float64Array(dy);
   const yVar = new Float64Array(dy);
   for (let i = 0; i < n; i++) for (let d = 0; d < dy; d++) yMean[d] += y[i * dy + d]! / n;
   for (let i = 0; i < n; i++) for (let d = 0; d < dy; d++) yVar[d] += (y[i * dy + d]! - yMean[d]!) ** 2 / n;
   let positive = 0;
   let negative = 0;
+  const perRow = new Float64Array(n);
   for (let i = 0; i < n; i++) {
+    let rowPositive = 0;
+    let rowNegative = 0;
     for (let d = 0; d < dy; d++) {
       const k = i * dy + d;
       const m = mu[k]!;
@@ -119,19 +146,25 @@ function clubBoundOnRows(mu: Float32Array, logvar: Float32Array, y: Float64Array
       const own = (m - y[k]!) ** 2;
       const allPairs = n * ((m - yMean[d]!) ** 2 + yVar[d]!); // Σ_j (m − y_j)², j over all rows
       const others = (allPairs - own) / (n - 1);
-      positive += -own / twoVar - lv / 2;
-      negative += -others / twoVar - lv / 2;
+      rowPositive += -own / twoVar - lv / 2;
+      rowNegative += -others / twoVar - lv / 2;
     }
+    perRow[i] = rowPositive - rowNegative;
+    positive += rowPositive;
+    negative += rowNegative;
   }
   const rawBound = (positive - negative) / n;
   return {
     upperBound: Math.max(0, rawBound),
     rawBound,
     logLikelihood: positive / n - (dy / 2) * Math.log(2 * Math.PI),
+    estimate: rawBound,
+    rows: n,
+    perRow,
   };
 }
 
-export interface InfoNceMiOptions {
+export interface InfoNceMiOptions extends IntervalOptions {
   readonly seed: number;
   /** Adam steps of the critics. Default 300. */
   readonly steps?: number;
@@ -144,13 +177,16 @@ export interface InfoNceMiOptions {
   readonly batchSize?: number;
   /** A fixed temperature on the critics' cosine similarities, or "learned" (default: log τ trained, starting at 0.1). */
   readonly tau?: number | "learned";
-  /** Fraction of rows held out for the reported bound. Default 0.25. */
+  /** Fraction of rows held out for the reported bound. Default 0.25. Ignored when `split` is given. */
   readonly holdout?: number;
+  /** Train the critics on `split.train` (a fifth of them choose the checkpoint) and report the bound on `split.test`. */
+  readonly split?: RowSplit;
   /** N of the reported bound: held-out rows are scored in batches of this size (capped by the held-out count). Default 512. */
   readonly evalBatchSize?: number;
 }
 
-export interface InfoNceMiResult {
+/** `estimate` = rawBound (unclamped); `rows` = held-out rows. */
+export interface InfoNceMiResult extends MiEstimate {
   /** max(0, rawBound): the InfoNCE lower bound on I(a; b), nats. */
   readonly lowerBound: number;
   /** log N − L_NCE on the held-out rows before clamping. */
@@ -159,6 +195,13 @@ export interface InfoNceMiResult {
   readonly ceiling: number;
   /** N, the evaluation batch size used. */
   readonly evalBatchSize: number;
+  /**
+   * Each held-out row's contribution: (held-out rows / scored row slots) · Σ over the evaluation batches that scored
+   * the row of (log N − ℓ_i), ℓ_i its symmetric cross-entropy term, so mean(perRow) = rawBound exactly. When N covers
+   * the held-out rows (the default at ≤ 2,048 rows) every row is scored once per shuffle and this is simply its mean
+   * log N − ℓ_i.
+   */
+  readonly perRow: Float64Array;
 }
 
 // batchSize 128: the N×N score work per step is 4× below 256's, and the held-out figure uses its own N anyway.
@@ -194,7 +237,7 @@ export function estimateInfoNceMi(a: Float32Array, b: Float32Array, n: number, d
   if (o.tau !== "learned" && !(o.tau > 0 && Number.isFinite(o.tau))) {
     throw new SeaError(`must be a positive number or "learned" (got ${o.tau})`, { where: "estimateInfoNceMi.tau" });
   }
-  const { train, test } = holdoutSplit(n, o.holdout, deriveSeed(o.seed, 1), "estimateInfoNceMi.holdout");
+  const { train, test } = options.split ? checkSplit("estimateInfoNceMi.split", options.split, n) : holdoutSplit(n, o.holdout, deriveSeed(o.seed, 1), "estimateInfoNceMi.holdout");
   const as = standardise(a, da, train, test);
   const bs = standardise(b, db, train, test);
 
@@ -222,10 +265,12 @@ export function estimateInfoNceMi(a: Float32Array, b: Float32Array, n: number, d
     });
     const evalN = Math.min(o.evalBatchSize, test.length);
     const evalRng = new Rng(deriveSeed(o.seed, 5));
-    const orders = Array.from({ length: EVAL_SHUFFLES }, () => evalRng.permutation(test.length));
+    // When one batch holds every held-out row, every shuffle gives the same batch: one pass is enough.
+    const shuffles = evalN >= test.length ? 1 : EVAL_SHUFFLES;
+    const orders = Array.from({ length: shuffles }, () => evalRng.permutation(test.length));
     const ceiling = Math.log(evalN);
-    const rawBound = ceiling - meanBatchLoss(critics, aTest, bTest, orders, evalN);
-    return { lowerBound: Math.max(0, rawBound), rawBound, ceiling, evalBatchSize: evalN };
+    const { perRow, rawBound } = heldOutContributions(critics, aTest, bTest, orders, evalN);
+    return withInterval({ lowerBound: Math.max(0, rawBound), rawBound, ceiling, evalBatchSize: evalN, estimate: rawBound, rows: test.length, perRow }, options);
   } finally {
     tf.dispose([aTrain, bTrain, aTest, bTest]);
     optimizer.dispose();
@@ -247,6 +292,81 @@ function meanBatchLoss(critics: NceCritics, a: tf.Tensor2D, b: tf.Tensor2D, orde
     }
   }
   return sum / count;
+}
+
+/**
+ * log N − L_NCE over consecutive batches of `size` rows of each ordering (as meanBatchLoss), split into per-row
+ * contributions (see InfoNceMiResult.perRow). Same float64 arithmetic on the same float32 scores as
+ * diagonalCrossEntropy, but without rounding each batch's loss to a float32 scalar, so rawBound differs from
+ * log N − meanBatchLoss by that rounding only (~1e-7).
+ */
+function heldOutContributions(critics: NceCritics, a: tf.Tensor2D, b: tf.Tensor2D, orders: readonly Int32Array[], size: number): { perRow: Float64Array; rawBound: number } {
+  const n = a.shape[0];
+  const perRow = new Float64Array(n);
+  const logN = Math.log(size);
+  let total = 0;
+  let slots = 0;
+  for (const order of orders) {
+    for (let start = 0; start + size <= order.length; start += size) {
+      const index = order.slice(start, start + size);
+      const scores = tf.tidy(() => {
+        const rows = tf.tensor1d(index, "int32");
+        return critics.scores(tf.gather(a, rows) as tf.Tensor2D, tf.gather(b, rows) as tf.Tensor2D).dataSync() as Float32Array;
+      });
+      const losses = symmetricRowLosses(scores, size);
+      for (let r = 0; r < size; r++) {
+        perRow[index[r]!] += logN - losses[r]!;
+        total += logN - losses[r]!;
+      }
+      slots += size;
+    }
+  }
+  const scale = n / slots;
+  for (let i = 0; i < n; i++) perRow[i] *= scale;
+  return { perRow, rawBound: total / slots };
+}
+
+/** ℓ_i = ½[(logsumexp_j S_ij − S_ii) + (logsumexp_j S_ji − S_ii)] for a square score matrix S, in float64. */
+function symmetricRowLosses(s: Float32Array, n: number): Float64Array {
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    let rowMax = -Infinity;
+    let colMax = -Infinity;
+    for (let j = 0; j < n; j++) {
+      if (s[i * n + j]! > rowMax) rowMax = s[i * n + j]!;
+      if (s[j * n + i]! > colMax) colMax = s[j * n + i]!;
+    }
+    let rowSum = 0;
+    let colSum = 0;
+    for (let j = 0; j < n; j++) {
+      rowSum += Math.exp(s[i * n + j]! - rowMax);
+      colSum += Math.exp(s[j * n + i]! - colMax);
+    }
+    out[i] = (rowMax + Math.log(rowSum) + colMax + Math.log(colSum)) / 2 - s[i * n + i]!;
+  }
+  return out;
+}
+
+/** Adds the bootstrap interval of mean(perRow) (seeded from the estimator's seed). */
+function withInterval<T extends { perRow: Float64Array }>(result: T, options: { seed: number } & IntervalOptions): T & { interval: { lo: number; hi: number } } {
+  const { lo, hi } = bootstrapMean(result.perRow, { seed: deriveSeed(options.seed, 6), resamples: options.resamples, level: options.level });
+  return { ...result, interval: { lo, hi } };
+}
+
+/** Validates an explicit split: integer indices in [0, n), no repeats, disjoint, ≥ 2 rows held out, ≥ 10 to train. */
+function checkSplit(who: string, split: RowSplit, n: number): { train: Int32Array; test: Int32Array } {
+  const seen = new Uint8Array(n);
+  for (const [side, rows, min] of [["train", split.train, 10], ["test", split.test, 2]] as const) {
+    if (!(rows instanceof Int32Array)) throw new SeaError("must be an Int32Array of row indices", { where: `${who}.${side}` });
+    if (rows.length < min) throw new SeaError(`has ${rows.length} rows (need at least ${min})`, { where: `${who}.${side}` });
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i]!;
+      if (r < 0 || r >= n) throw new SeaError(`row ${r} is outside 0..${n - 1}`, { where: `${who}.${side}` });
+      if (seen[r]) throw new SeaError(`row ${r} appears twice (within or across train and test)`, { where: `${who}.${side}` });
+      seen[r] = 1;
+    }
+  }
+  return { train: split.train, test: split.test };
 }
 
 /** Share of the training rows set aside to choose the training checkpoint (never used for the reported bound). */
@@ -304,11 +424,16 @@ class NceCritics {
 
   /** Symmetric InfoNCE loss of a batch (row i of a pairs with row i of b). */
   loss(a: tf.Tensor2D, b: tf.Tensor2D): tf.Scalar {
+    return tf.tidy(() => diagonalCrossEntropy(this.scores(a, b), "both"));
+  }
+
+  /** The batch's score matrix cos(f(a_i), g(b_j))/τ. */
+  scores(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
     return tf.tidy(() => {
       const fa = normalizeRows(this.f.apply(a));
       const gb = normalizeRows(this.g.apply(b));
       const invTau = this.logTau ? tf.exp(tf.neg(this.logTau)) : tf.scalar(1 / this.fixedTau);
-      return diagonalCrossEntropy(tf.mul(tf.matMul(fa, gb, false, true), invTau) as tf.Tensor2D, "both");
+      return tf.mul(tf.matMul(fa, gb, false, true), invTau) as tf.Tensor2D;
     });
   }
 
@@ -395,3 +520,33 @@ function checkTraining(who: string, o: { steps: number; hidden: number; lr: numb
   }
   if (!(o.lr > 0) || !Number.isFinite(o.lr)) throw new SeaError(`must be a positive number (got ${o.lr})`, { where: `${who}.lr` });
 }
+
+/** The estimators that `MI_ESTIMATORS` offers under one signature. CKA values are similarities in [0, 1], not nats. */
+export type MiEstimatorName = "club" | "infonce" | "ksg" | "gaussian" | "cka" | "cka-rbf";
+
+export interface CommonMiOptions extends IntervalOptions {
+  readonly seed: number;
+  /** Training steps of the trained estimators (CLUB, InfoNCE; default 300); the others ignore it. */
+  readonly steps?: number;
+}
+
+export type MiEstimatorFunction = (x: Float32Array, y: Float32Array, n: number, dx: number, dy: number, options: CommonMiOptions) => MiEstimate;
+
+/** Only the common summary, so results of different estimators serialise alike (no per-row arrays). */
+function summary(r: MiEstimate): MiEstimate {
+  return { estimate: r.estimate, interval: { lo: r.interval.lo, hi: r.interval.hi }, rows: r.rows };
+}
+
+/**
+ * Every estimator with its default settings and a bootstrap interval over items, called the same way, e.g.
+ *   for (const [name, estimate] of Object.entries(MI_ESTIMATORS)) table[name] = estimate(x, y, n, dx, dy, { seed });
+ * docs/method.md ("MI estimators") says what each number means and how far to trust it.
+ */
+export const MI_ESTIMATORS: Readonly<Record<MiEstimatorName, MiEstimatorFunction>> = {
+  club: (x, y, n, dx, dy, o) => summary(estimateClubMi(x, y, n, dx, dy, o)),
+  infonce: (x, y, n, dx, dy, o) => summary(estimateInfoNceMi(x, y, n, dx, dy, o)),
+  ksg: (x, y, n, dx, dy, o) => summary(estimateKsgMi(x, y, n, dx, dy, o)),
+  gaussian: (x, y, n, dx, dy, o) => summary(estimateGaussianMi(x, y, n, dx, dy, o)),
+  cka: (x, y, n, dx, dy, o) => summary(estimateLinearCka(x, y, n, dx, dy, o)),
+  "cka-rbf": (x, y, n, dx, dy, o) => summary(estimateRbfCka(x, y, n, dx, dy, o)),
+};

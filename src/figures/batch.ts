@@ -4,6 +4,8 @@ import { baseValues, runsAtBase, sweptKeys, SWEEP_KEYS } from "./sweep";
 import { trainingCurvesFigure } from "./trainingCurves";
 import { ablationBarFigure } from "./ablation";
 import { miCurvesFigure, miQuantitiesOf } from "./miCurves";
+import { miSummaryFigure } from "./miSummary";
+import { recoveryFigure } from "./recovery";
 import { sensitivityFigure } from "./sensitivity";
 import { resultsTableFigure } from "./table";
 import { loadClusterLabels, loadItemParts, umapPartsFigure } from "./umap";
@@ -43,7 +45,8 @@ export function umapVariantPair(variants: readonly string[]): string[] {
 }
 
 /**
- * Every figure the runs support: training curves, ablation bars, MI curves (when logged), UMAPs (when
+ * Every figure the runs support: training curves, ablation bars, MI curves and the MI summary (when logged),
+ * planted-factor recovery (synthetic data), UMAPs (when
  * embeddings exist), one sensitivity plot per swept config key (alpha, tau, clubWeight), results table.
  * Runs of several datasets give one set per dataset, names prefixed by the dataset. When a key is swept,
  * the per-variant figures use only runs at the key's most common value (runsAtBase).
@@ -73,7 +76,15 @@ export function planFigures(runs: readonly RunResult[], options: PlanOptions = {
       build: () => ablationBarFigure(baseRuns, { metric, test: options.test ?? "t" }),
     });
     if (miQuantitiesOf(baseRuns).length > 0) {
-      plans.push({ name: `${prefix}mi-curves`, description: `MI estimates per epoch${baseNote}`, build: () => miCurvesFigure(baseRuns) });
+      plans.push({ name: `${prefix}mi-curves`, description: `MI estimates per epoch with intervals and sanity references${baseNote}`, build: () => miCurvesFigure(baseRuns) });
+      plans.push({
+        name: `${prefix}mi-summary`,
+        description: `MI estimates at the last MI epoch per variant, 95% intervals, paired tests vs sea${baseNote}`,
+        build: () => miSummaryFigure(baseRuns),
+      });
+    }
+    if (baseRuns.some((r) => r.metrics.recovery !== undefined)) {
+      plans.push({ name: `${prefix}ground-truth-recovery`, description: `planted-factor recovery (linear-probe R²) per variant${baseNote}`, build: () => recoveryFigure(baseRuns) });
     }
     const umapPlan = planUmap(baseRuns, prefix, options);
     if (umapPlan) plans.push(umapPlan);

@@ -12,3 +12,6 @@ export * from "./umap";
 export * from "./export";
 export * from "./batch";
 export * from "./recovery";
+export * from "./miComparison";
+export * from "./miSummary";
+export * from "./findings";

@@ -108,6 +108,30 @@ function numberRecord(v: unknown, file: string, fieldName: string): Record<strin
   return out;
 }
 
+/** A name → [lo, hi] map (null bounds read as NaN). */
+function intervalRecord(v: unknown, file: string, fieldName: string): Record<string, [number, number]> {
+  if (!isObject(v)) throw new SeaError(`field "${fieldName}" must be an object of [lo, hi] pairs`, { where: file });
+  const out: Record<string, [number, number]> = {};
+  for (const [k, x] of Object.entries(v)) {
+    if (!isArray(x) || x.length !== 2 || !x.every((b) => b === null || typeof b === "number")) {
+      throw new SeaError(`field "${fieldName}.${k}" must be a [lo, hi] pair of numbers (got ${JSON.stringify(x)?.slice(0, 60)})`, { where: file });
+    }
+    out[k] = [(x[0] as number | null) ?? NaN, (x[1] as number | null) ?? NaN];
+  }
+  return out;
+}
+
+function referenceRecord(v: unknown, file: string): Record<string, { shuffled: number; self: number }> {
+  if (!isObject(v)) throw new SeaError(`field "miReference" must be an object`, { where: file });
+  const out: Record<string, { shuffled: number; self: number }> = {};
+  for (const [k, x] of Object.entries(v)) {
+    const r = numberRecord(x, file, `miReference.${k}`);
+    if (r.shuffled === undefined || r.self === undefined) throw new SeaError(`field "miReference.${k}" must have numbers "shuffled" and "self"`, { where: file });
+    out[k] = { shuffled: r.shuffled, self: r.self };
+  }
+  return out;
+}
+
 function validateEpoch(v: unknown, file: string, i: number): EpochRecord {
   const where = `epochs[${i}]`;
   if (!isObject(v)) throw new SeaError(`field "${where}" must be an object`, { where: file });
@@ -119,6 +143,7 @@ function validateEpoch(v: unknown, file: string, i: number): EpochRecord {
     test: numberRecord(v.test ?? {}, file, `${where}.test`),
   };
   if (v.mi !== undefined) rec.mi = numberRecord(v.mi, file, `${where}.mi`);
+  if (v.miInterval !== undefined) rec.miInterval = intervalRecord(v.miInterval, file, `${where}.miInterval`);
   return rec;
 }
 
@@ -140,6 +165,7 @@ function validateMetrics(v: unknown, file: string): RunMetrics {
     stopReason: typeof v.stopReason === "string" ? v.stopReason : "",
   };
   if (v.recovery !== undefined) out.recovery = numberRecord(v.recovery, file, "recovery");
+  if (v.miReference !== undefined) out.miReference = referenceRecord(v.miReference, file);
   return out;
 }
 

@@ -26,6 +26,9 @@ export interface PlotlyLine {
 export interface PlotlyErrorBar {
   type: "data";
   array: number[];
+  /** with symmetric: false, the lower lengths (array is then the upper) */
+  arrayminus?: number[];
+  symmetric?: boolean;
   visible: boolean;
   color?: string;
   thickness?: number;
@@ -46,6 +49,8 @@ interface PlotlyTraceBase {
 export interface PlotlyScatterTrace extends PlotlyTraceBase {
   type: "scatter" | "scattergl";
   mode?: "lines" | "markers" | "lines+markers" | "text" | "markers+text" | "none";
+  textposition?: "top center" | "bottom center" | "middle right";
+  textfont?: PlotlyFont;
   x: number[];
   y: number[];
   text?: string[];
@@ -98,6 +103,9 @@ export interface PlotlyAxis {
   matches?: string;
   scaleanchor?: string;
   dtick?: number;
+  tickvals?: number[];
+  ticktext?: string[];
+  tickangle?: number;
   tickformat?: string;
 }
 

@@ -59,6 +59,16 @@ export interface SeaConfig {
   miSteps: number;
   /** Parts wider than this are mapped by a fixed seeded random projection to this width before MI estimation. */
   miDim: number;
+  /** Bootstrap resamples (over items) behind each MI estimate's 95% interval. */
+  miBootstrap: number;
+  /** Neighbour order k of the KSG estimator. */
+  miKsgK: number;
+  /** KSG reads this many top canonical directions of each distance-space part (fitted on other items). */
+  miKsgDim: number;
+  /** Steps fitting the distance maps on frozen parts for variants that have none (the per-epoch CLUB bound). */
+  miMapSteps: number;
+  /** Adam learning rate of that fit (and of its q network). */
+  miMapLr: number;
   /** Compute the square item layer's consumers by reassociation (same function, far fewer FLOPs). */
   reassociate: boolean;
   seed: number;
@@ -94,6 +104,11 @@ export const DEFAULT_CONFIG: Readonly<SeaConfig> = Object.freeze({
   miEvery: 1,
   miSteps: 300,
   miDim: 32,
+  miBootstrap: 200,
+  miKsgK: 3,
+  miKsgDim: 4,
+  miMapSteps: 200,
+  miMapLr: 1e-2,
   reassociate: true,
   seed: 999,
 }) as SeaConfig;
@@ -130,6 +145,11 @@ const KINDS: Record<keyof SeaConfig, Kind> = {
   miEvery: "integer",
   miSteps: "integer",
   miDim: "integer",
+  miBootstrap: "integer",
+  miKsgK: "integer",
+  miKsgDim: "integer",
+  miMapSteps: "integer",
+  miMapLr: "number",
   reassociate: "boolean",
   seed: "integer",
 };
@@ -218,14 +238,14 @@ export function resolveConfig(...overrides: Partial<Record<string, unknown>>[]):
 }
 
 function validateConfig(c: SeaConfig): void {
-  const positive: (keyof SeaConfig)[] = ["embeddingDim", "encoderHidden", "projHidden", "projOut", "clubDim", "clubHidden", "knnK", "batchSize", "evalBatchSize", "tau", "lr", "miDim"];
+  const positive: (keyof SeaConfig)[] = ["embeddingDim", "encoderHidden", "projHidden", "projOut", "clubDim", "clubHidden", "knnK", "batchSize", "evalBatchSize", "tau", "lr", "miDim", "miBootstrap", "miKsgK", "miKsgDim", "miMapLr"];
   for (const key of positive) {
     if (!((c[key] as number) > 0)) throw new SeaError(`${key} must be > 0 (got ${String(c[key])})`, { where: `config.${key}` });
   }
   if (!(c.genericFraction > 0 && c.genericFraction < 1)) throw new SeaError("genericFraction must be in (0, 1)", { where: "config.genericFraction" });
   if (c.clubHidden < 2) throw new SeaError("clubHidden must be ≥ 2 (the nets use clubHidden/2 units)", { where: "config.clubHidden" });
-  if (c.graphLayers < 0 || c.epochs < 0 || c.patience < 0 || c.clubSteps < 0 || c.miEvery < 0 || c.miSteps < 0) {
-    throw new SeaError("graphLayers, epochs, patience, clubSteps, miEvery and miSteps must be ≥ 0", { where: "config" });
+  if (c.graphLayers < 0 || c.epochs < 0 || c.patience < 0 || c.clubSteps < 0 || c.miEvery < 0 || c.miSteps < 0 || c.miMapSteps < 0) {
+    throw new SeaError("graphLayers, epochs, patience, clubSteps, miEvery, miSteps and miMapSteps must be ≥ 0", { where: "config" });
   }
   if (!/^(recall|ndcg|precision|map)@\d+$/.test(c.stopMetric) || !c.ks.includes(Number(c.stopMetric.split("@")[1]))) {
     throw new SeaError(`stopMetric "${c.stopMetric}" must be recall|ndcg|precision|map@K with K in ks (${c.ks.join(",")})`, { where: "config.stopMetric" });

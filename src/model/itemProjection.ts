@@ -63,6 +63,16 @@ export class ItemProjection {
     });
   }
 
+  /**
+   * The first linear layer of a consumer that reads one part only (generic or unique), as [in, out] weight and
+   * bias; null when no such consumer exists. The MI analysis applies the distance term's maps to exported parts.
+   */
+  singlePartConsumer(name: string): Linear | null {
+    const layer = this.layers.find((l) => l.spec.name === name && l.spec.source !== "full");
+    if (!layer) return null;
+    return { w: (layer.fromGeneric ?? layer.fromUnique)!, b: layer.b };
+  }
+
   sourceWidth(source: PartSource): number {
     return source === "generic" ? this.genericWidth : source === "unique" ? this.dim - this.genericWidth : this.dim;
   }

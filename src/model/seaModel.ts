@@ -176,6 +176,17 @@ export class SeaModel {
     });
   }
 
+  /**
+   * Per modality, the linear maps that feed the distance term (generic → clubDim, unique → clubDim), or null
+   * when the variant has no distance term (no-club, no-both, subtraction): the MI analysis then fits maps of
+   * the same shape on the frozen parts (src/analysis/distanceMaps.ts).
+   */
+  distanceMaps(): { name: string; generic: Linear; unique: Linear }[] | null {
+    const maps = this.projections.map((p, i) => ({ name: this.modalityNames[i]!, generic: p.singlePartConsumer("genericMap"), unique: p.singlePartConsumer("uniqueMap") }));
+    if (maps.some((m) => !m.generic || !m.unique)) return null;
+    return maps.map((m) => ({ name: m.name, generic: m.generic!, unique: m.unique! }));
+  }
+
   /** Trainable variables of the recommender (the CLUB network has its own optimiser). */
   variables(): tf.Variable[] {
     return this.store.all();

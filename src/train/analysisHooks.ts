@@ -1,11 +1,12 @@
-import * as tf from "@tensorflow/tfjs";
 import type { SeaConfig } from "../model/config";
-import { estimateClubMi, estimateInfoNceMi } from "../analysis/mi";
+import type { SeaModel } from "../model/seaModel";
+import type { Linear } from "../model/params";
 import { linearProbeR2 } from "../analysis/linearProbe";
-import { Rng, deriveSeed } from "../util/rng";
-import { takeData } from "../util/takeData";
+import { measureMiPanel, measureMiReferences, type MiPanelSettings } from "../analysis/miPanel";
+import type { LinearMap } from "../analysis/distanceMaps";
+import { deriveSeed } from "../util/rng";
 import type { PartArrays } from "./embeddingsExport";
-import type { MiValues } from "./runRecord";
+import type { MiIntervals, MiReferences, MiValues } from "./runRecord";
 import type { Dataset } from "../data/types";
 import { loadGroundTruth } from "../data/synthetic";
 
@@ -25,43 +26,41 @@ export function groundTruthFactors(dataset: Dataset): GroundTruthFactors | null 
   return { n: gt.nItems, shared: gt.shared, sharedDim: gt.sharedDim, modalities: gt.unique };
 }
 
-/**
- * MI between representation parts, estimated on frozen parts by estimators trained afresh, so every
- * variant is measured the same way whether or not it trains a CLUB network itself. Parts wider than
- * `miDim` are first mapped by a fixed Gaussian random projection (seeded by the run seed and the part,
- * identical across variants and epochs); a projection can only lose information, so CLUB numbers on it
- * stay comparable between variants.
- */
-export function measureEpochMi(analysisParts: readonly PartArrays[], config: SeaConfig): MiValues {
-  const parts = analysisParts.map((p, i) => ({
-    name: p.name,
-    n: p.n,
-    generic: project(p.generic, p.n, p.genericDim, config.miDim, deriveSeed(config.seed, 11, i, 0)),
-    unique: project(p.unique, p.n, p.uniqueDim, config.miDim, deriveSeed(config.seed, 11, i, 1)),
-  }));
-  const seed = deriveSeed(config.seed, 13);
-  const mi: MiValues = {};
-  for (const p of parts) {
-    mi[`club:${p.name}`] = estimateClubMi(p.generic.values, p.unique.values, p.n, p.generic.dim, p.unique.dim, { seed, steps: config.miSteps }).upperBound;
-  }
-  for (let a = 0; a < parts.length; a++) {
-    for (let b = a + 1; b < parts.length; b++) {
-      const pa = parts[a]!;
-      const pb = parts[b]!;
-      const opts = { seed, steps: config.miSteps };
-      mi[`infonce:generic:${pa.name}|${pb.name}`] = estimateInfoNceMi(pa.generic.values, pb.generic.values, pa.n, pa.generic.dim, pb.generic.dim, opts).lowerBound;
-      mi[`infonce:unique:${pa.name}|${pb.name}`] = estimateInfoNceMi(pa.unique.values, pb.unique.values, pa.n, pa.unique.dim, pb.unique.dim, opts).lowerBound;
-    }
-  }
-  return mi;
+/** One epoch's MI analysis: estimates, their intervals and (when asked) the sanity references. */
+export interface EpochMi {
+  readonly mi: MiValues;
+  readonly miInterval: MiIntervals;
+  readonly references?: MiReferences;
 }
 
-function project(x: Float32Array, n: number, d: number, width: number, seed: number): { values: Float32Array; dim: number } {
-  if (d <= width) return { values: x, dim: d };
-  const r = new Float32Array(d * width);
-  new Rng(seed).fillNormal(r, 0, 1 / Math.sqrt(width));
-  const values = takeData(tf.tidy(() => tf.matMul(tf.tensor2d(x, [n, d]), tf.tensor2d(r, [d, width]))));
-  return { values, dim: width };
+/**
+ * MI between representation parts (src/analysis/miPanel.ts), estimated on frozen parts by estimators trained
+ * afresh, so every variant is measured alike whether or not it trains a CLUB network itself. The distance-space
+ * CLUB bound uses the model's own distance maps when the variant has them; otherwise maps of the same shape are
+ * fitted on the frozen parts. `withReferences` also measures the sanity references (done once per run).
+ */
+export function measureEpochMi(analysisParts: readonly PartArrays[], model: SeaModel, config: SeaConfig, withReferences: boolean): EpochMi {
+  const ownMaps = model.distanceMaps()?.map((m) => ({ generic: hostMap(m.generic), unique: hostMap(m.unique) })) ?? null;
+  const settings: MiPanelSettings = {
+    seed: config.seed,
+    steps: config.miSteps,
+    partDim: config.miDim,
+    resamples: config.miBootstrap,
+    ksgK: config.miKsgK,
+    ksgDim: config.miKsgDim,
+    mapFit: { outDim: config.clubDim, clubHidden: config.clubHidden, steps: config.miMapSteps, lr: config.miMapLr },
+  };
+  const panel = measureMiPanel(analysisParts, ownMaps, settings);
+  return {
+    mi: panel.values,
+    miInterval: panel.intervals,
+    ...(withReferences ? { references: measureMiReferences(analysisParts, ownMaps, settings) } : {}),
+  };
+}
+
+function hostMap(l: Linear): LinearMap {
+  const [inDim, outDim] = l.w.shape as [number, number];
+  return { inDim, outDim, w: l.w.dataSync() as Float32Array, b: l.b.dataSync() as Float32Array };
 }
 
 /**

@@ -14,12 +14,31 @@
 export type MetricValues = Record<string, number>;
 
 /**
- * MI estimates for one epoch, from estimators trained afresh on frozen embeddings (nats). Keys:
- *   "club:<m>"                      CLUB upper bound, generic vs unique part of modality m
- *   "infonce:generic:<m1>|<m2>"     InfoNCE lower bound between generic parts of two modalities
- *   "infonce:unique:<m1>|<m2>"      InfoNCE lower bound between unique parts of two modalities
+ * MI and dependence estimates for one epoch (src/analysis/miPanel.ts; docs/method.md "MI estimators"). Nats,
+ * except CKA (a dependence measure in [0, 1]). Keys "<estimator>:<parts>", where <parts> is
+ *   "<m>"                       generic vs unique part of modality m
+ *   "generic:<m1>|<m2>"         the generic parts of two modalities
+ *   "unique:<m1>|<m2>"          the unique parts of two modalities
+ * and <estimator> is
+ *   club      CLUB bound in the distance term's space (the 32-d maps the model trains, or maps of the same shape
+ *             fitted on the frozen parts when the variant has none), estimator fitted on other items than it
+ *             is evaluated on: the quantity SEA minimises
+ *   infonce   InfoNCE lower bound (≤ log N)
+ *   ksg       Kraskov–Stögbauer–Grassberger k-NN estimate (consistent; biased low at high MI)
+ *   gaussian  MI of the Gaussian with the parts' joint covariance (canonical correlations): linear dependence
+ *   cka       linear CKA in [0, 1]
  */
 export type MiValues = Record<string, number>;
+
+/** 95% bootstrap interval over items of each estimate in MiValues: key → [lo, hi]. */
+export type MiIntervals = Record<string, [number, number]>;
+
+/**
+ * The scale of each estimate, measured once per run (at its first MI epoch) with the same estimator and the same
+ * number of items: `shuffled` pairs (rows of one side permuted: what the estimator reports for independent parts,
+ * ≈ 0) and `self`, one side paired with itself (the most this estimator can report here, its ceiling).
+ */
+export type MiReferences = Record<string, { shuffled: number; self: number }>;
 
 export interface EpochRecord {
   epoch: number; // 1-based
@@ -29,6 +48,7 @@ export interface EpochRecord {
   valid: MetricValues;
   test: MetricValues;
   mi?: MiValues;
+  miInterval?: MiIntervals;
 }
 
 export interface RunMetrics {
@@ -45,6 +65,8 @@ export interface RunMetrics {
    * "<m>.unique→shared".
    */
   recovery?: Record<string, number>;
+  /** Sanity references of the MI estimates (see MiReferences), once measured. */
+  miReference?: MiReferences;
   /** Why the run ended: "epochs", "early-stop", "nan". */
   stopReason: string;
 }

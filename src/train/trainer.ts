@@ -257,7 +257,13 @@ function evaluateAndRecord(
     const bestScore = state.metrics.bestEpoch > 0 ? (state.metrics.best.valid[config.stopMetric] ?? -Infinity) : -Infinity;
     const isBest = score > bestScore;
     const analysisParts = measureMi || isBest ? readAnalysisParts(model, data) : [];
-    if (measureMi) record.mi = measureEpochMi(analysisParts, config);
+    if (measureMi) {
+      // The sanity references (shuffled pairs, a part with itself) are measured once per run, at its first MI epoch.
+      const epochMi = measureEpochMi(analysisParts, model, config, state.metrics.miReference === undefined);
+      record.mi = epochMi.mi;
+      record.miInterval = epochMi.miInterval;
+      if (epochMi.references) state.metrics.miReference = epochMi.references;
+    }
     if (isBest) {
       state.metrics.bestEpoch = epoch;
       state.metrics.best = { valid: record.valid, test: record.test };

@@ -1,8 +1,9 @@
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { estimateClubMi, estimateInfoNceMi } from "../../src/analysis/mi";
-import { Rng } from "../../src/util/rng";
+import { estimateClubMi, estimateInfoNceMi, MI_ESTIMATORS } from "../../src/analysis/mi";
+import { holdoutSplit } from "../../src/analysis/linearProbe";
+import { Rng, deriveSeed } from "../../src/util/rng";
 import { SeaError } from "../../src/util/errors";
 
 before(async () => {
@@ -107,4 +108,59 @@ test("bad inputs give SeaErrors that name the argument", () => {
   assert.throws(() => estimateInfoNceMi(x, x, 20, 2, 2, { seed: 1, tau: -1 }), isSea(/estimateInfoNceMi\.tau/));
   assert.throws(() => estimateClubMi(x, x, 20, 2, 2, { seed: 1, holdout: 1.5 }), isSea(/estimateClubMi\.holdout/));
   assert.throws(() => estimateClubMi(new Float32Array(8), new Float32Array(8), 4, 2, 2, { seed: 1 }), isSea(/too few/));
+});
+
+function meanOf(v: Float64Array): number {
+  return v.reduce((a, b) => a + b, 0) / v.length;
+}
+
+test("per-row terms average to the raw bounds; estimate = rawBound with a bootstrap interval around it", () => {
+  const { x, y } = correlatedGaussians(300, 2, 0.8, 21);
+  const club = estimateClubMi(x, y, 300, 2, 2, { seed: 3, steps: 30 });
+  // 75 held-out rows scored in batches of 32: 2 batches per shuffle, so rows are scored unequally often and the
+  // per-row weighting matters.
+  const nce = estimateInfoNceMi(x, y, 300, 2, 2, { seed: 3, steps: 30, evalBatchSize: 32 });
+  for (const [name, r] of [["CLUB", club], ["InfoNCE", nce]] as const) {
+    assert.equal(r.rows, 75, name);
+    assert.equal(r.perRow.length, 75, name);
+    assert.ok(Math.abs(meanOf(r.perRow) - r.rawBound) < 1e-12, `${name}: mean(perRow) ${meanOf(r.perRow)} vs rawBound ${r.rawBound}`);
+    assert.equal(r.estimate, r.rawBound, name);
+    assert.ok(r.interval.lo < r.estimate && r.estimate < r.interval.hi, `${name}: ${JSON.stringify(r.interval)}`);
+  }
+  // With N covering the held-out rows every row is scored once per shuffle, so no row has a zero contribution.
+  const full = estimateInfoNceMi(x, y, 300, 2, 2, { seed: 3, steps: 30 });
+  assert.ok(Math.abs(meanOf(full.perRow) - full.rawBound) < 1e-12 && full.perRow.every((v) => v !== 0));
+});
+
+test("an explicit split replaces the seeded holdout: the same split gives the same result, another split another", () => {
+  const n = 300;
+  const { x, y } = correlatedGaussians(n, 2, 0.7, 22);
+  const seeded = holdoutSplit(n, 0.25, deriveSeed(9, 1), "test");
+  const options = { seed: 9, steps: 20 };
+  assert.deepEqual(estimateClubMi(x, y, n, 2, 2, { ...options, split: seeded }), estimateClubMi(x, y, n, 2, 2, options));
+  assert.deepEqual(estimateInfoNceMi(x, y, n, 2, 2, { ...options, split: seeded }), estimateInfoNceMi(x, y, n, 2, 2, options));
+  // Fit on the first 200 items, report on the last 100.
+  const split = { train: Int32Array.from({ length: 200 }, (_, i) => i), test: Int32Array.from({ length: 100 }, (_, i) => 200 + i) };
+  const own = estimateClubMi(x, y, n, 2, 2, { ...options, split });
+  assert.equal(own.rows, 100);
+  assert.notEqual(own.rawBound, estimateClubMi(x, y, n, 2, 2, options).rawBound);
+  const isSea = (re: RegExp) => (e: unknown): boolean => e instanceof SeaError && re.test(e.message);
+  const overlap = { train: split.train, test: Int32Array.from([5, 250]) };
+  assert.throws(() => estimateClubMi(x, y, n, 2, 2, { ...options, split: overlap }), isSea(/estimateClubMi\.split\.test: row 5 appears twice/));
+  const outside = { train: split.train, test: Int32Array.from([250, 300]) };
+  assert.throws(() => estimateInfoNceMi(x, y, n, 2, 2, { ...options, split: outside }), isSea(/estimateInfoNceMi\.split\.test: row 300 is outside 0\.\.299/));
+  const tiny = { train: Int32Array.from([0, 1, 2]), test: Int32Array.from([250, 251]) };
+  assert.throws(() => estimateClubMi(x, y, n, 2, 2, { ...options, split: tiny }), isSea(/estimateClubMi\.split\.train: has 3 rows/));
+});
+
+test("MI_ESTIMATORS: every estimator answers the same call with { estimate, interval, rows }", () => {
+  const n = 300;
+  const { x, y } = correlatedGaussians(n, 2, 0.8, 23);
+  const expectedRows: Record<string, number> = { club: 75, infonce: 75, ksg: n, gaussian: n, cka: n, "cka-rbf": n };
+  for (const [name, estimator] of Object.entries(MI_ESTIMATORS)) {
+    const r = estimator(x, y, n, 2, 2, { seed: 1, steps: 20, resamples: 30 });
+    assert.deepEqual(Object.keys(r).sort(), ["estimate", "interval", "rows"], name);
+    assert.ok(Number.isFinite(r.estimate) && r.interval.lo <= r.estimate && r.estimate <= r.interval.hi, `${name}: ${JSON.stringify(r)}`);
+    assert.equal(r.rows, expectedRows[name], name);
+  }
 });

@@ -60,7 +60,7 @@ test("planFigures: one set per dataset, sensitivity only for swept keys, base ru
     const plans = planFigures(loadRuns(t.dir));
     assert.deepEqual(plans.map((p) => p.name), [
       "baby_v2-training-curves", "baby_v2-ablation", "baby_v2-results-table",
-      "tiny-training-curves", "tiny-ablation", "tiny-mi-curves", "tiny-sensitivity-alpha", "tiny-results-table",
+      "tiny-training-curves", "tiny-ablation", "tiny-mi-curves", "tiny-mi-summary", "tiny-sensitivity-alpha", "tiny-results-table",
     ]);
     // the two alpha-sweep runs are left out of the ablation (alpha = 0.012 is the base value)
     const ablation = plans.find((p) => p.name === "tiny-ablation")!;
@@ -81,12 +81,16 @@ test("sea figures writes every figure and prints each file", async () => {
     writeFixtureAblation(runs);
     const out = path.join(t.dir, "figs");
     const printed = await runFigures(["--runs", runs, "--out", out, "--formats", "html"]);
-    const expected = ["training-curves", "ablation", "mi-curves", "results-table"].map((n) => path.join(out, `${n}.html`));
+    const expected = [...["training-curves", "ablation", "mi-curves", "mi-summary", "results-table"].map((n) => `${n}.html`), "findings.md"].map((n) => path.join(out, n));
     for (const f of expected) {
       assert.ok(fs.existsSync(f), `${f} missing`);
       assert.ok(printed.includes(`wrote ${f}\n`), `${f} not printed`);
     }
     assert.deepEqual(fs.readdirSync(out).sort(), expected.map((f) => path.basename(f)).sort());
+    // findings.md holds the computed paragraphs: orthogonal is ≈ 0.05 below sea for every user of the fixture.
+    const findings = fs.readFileSync(path.join(out, "findings.md"), "utf8");
+    assert.match(findings, /Different from sea at p < 0\.05 on both tests: orthogonal \(worse\)/);
+    assert.match(findings, /Does CLUB change the generic–unique dependence \(sea vs no-club\)\?/);
     assert.match(printed, /^8 run\(s\) found/);
 
     await assert.rejects(runFigures(["--runs", runs, "--out", out, "--formats", "html,gif"]), (e: unknown) => e instanceof SeaError && /unknown format "gif"/.test(e.message));

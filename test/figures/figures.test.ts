@@ -157,8 +157,8 @@ test("MI curves: panel per quantity, mean over seeds with a ±1 sd band", () => 
     const fig = miCurvesFigure(loadRuns(root));
     const titles = (fig.layout.annotations ?? []).map((a) => a.text);
     assert.deepEqual(titles, [
-      "<b>CLUB: image generic ↔ unique</b>",
-      "<b>CLUB: text generic ↔ unique</b>",
+      "<b>CLUB (distance space): image generic ↔ unique</b>",
+      "<b>CLUB (distance space): text generic ↔ unique</b>",
       "<b>InfoNCE: generic image ↔ text</b>",
       "<b>InfoNCE: unique image ↔ text</b>",
     ]);

@@ -35,6 +35,12 @@ export interface FakeRunSpec {
   validRecall?: number[];
   /** per-epoch MI values */
   mi?: Record<string, number[]>;
+  /** per-epoch MI bootstrap intervals */
+  miInterval?: Record<string, [number, number][]>;
+  /** MI sanity references */
+  miReference?: Record<string, { shuffled: number; self: number }>;
+  /** planted-factor recovery */
+  recovery?: Record<string, number>;
   perUser?: PerUserMetrics;
   config?: Record<string, unknown>;
   dataset?: string;
@@ -52,6 +58,10 @@ export function writeFakeRun(dir: string, spec: FakeRunSpec): void {
       rec.mi = {};
       for (const [k, v] of Object.entries(spec.mi)) if (v[i] !== undefined) rec.mi[k] = v[i]!;
     }
+    if (spec.miInterval) {
+      rec.miInterval = {};
+      for (const [k, v] of Object.entries(spec.miInterval)) if (v[i] !== undefined) rec.miInterval[k] = v[i]!;
+    }
     epochs.push(rec);
   }
   const dataset = spec.dataset ?? "tiny";
@@ -63,6 +73,8 @@ export function writeFakeRun(dir: string, spec: FakeRunSpec): void {
     bestEpoch: nEpochs,
     best: { valid: { "recall@20": 0.02 }, test: spec.test },
     stopReason: "epochs",
+    ...(spec.miReference ? { miReference: spec.miReference } : {}),
+    ...(spec.recovery ? { recovery: spec.recovery } : {}),
   };
   const config: RunConfigRecord = {
     config: { alpha: 0.012, tau: 0.2, clubWeight: 0.006, ...spec.config },

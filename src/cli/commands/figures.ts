@@ -4,6 +4,8 @@ import { SeaError } from "../../util/errors";
 import { loadRuns, parseMetricRef } from "../../figures/runs";
 import { planFigures, writeFigures } from "../../figures/batch";
 import { FIGURE_FORMATS, FigureExporter, type FigureFormat } from "../../figures/export";
+import { findingsReport } from "../../figures/findings";
+import { writeFileAtomic } from "../../util/atomicWrite";
 
 interface FiguresCliOptions {
   runs: string;
@@ -35,7 +37,7 @@ function parseInteger(s: string, flag: string, min: number): number {
 export function registerFiguresCommand(program: Command): void {
   program
     .command("figures")
-    .description("write training curves, ablation bars, MI curves, UMAPs, sensitivity plots and a results table from run folders")
+    .description("write training curves, ablation bars, MI curves and summary, recovery, UMAPs, sensitivity plots, a results table and findings.md from run folders")
     .requiredOption("--runs <dir>", "folder searched (recursively) for run folders holding metrics.json + config.json")
     .requiredOption("--out <dir>", "folder the figures are written to")
     .option("--formats <list>", "comma-separated: html,png,svg,pdf (static formats need chromium)", "html,png,svg")
@@ -63,5 +65,8 @@ export function registerFiguresCommand(program: Command): void {
       } finally {
         await exporter.close();
       }
+      const findings = path.join(opts.out, "findings.md");
+      writeFileAtomic(findings, findingsReport(runs, parseMetricRef(opts.metric)));
+      process.stdout.write(`wrote ${findings}\n`);
     });
 }
