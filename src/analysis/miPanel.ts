@@ -64,6 +64,12 @@ export interface MiPanel {
   readonly values: Record<string, number>;
   /** key → 95% bootstrap interval over items */
   readonly intervals: Record<string, [number, number]>;
+  /**
+   * With `references`: the scale of every estimate (MiReferences) — the same estimator on the same items with the
+   * rows of one side shuffled (independent pairs: ≈ 0 for an unbiased estimator) and with one side paired with
+   * itself (the most the estimator can report here).
+   */
+  readonly references?: Record<string, { shuffled: number; self: number }>;
 }
 
 /** Share of items held out for the reported CLUB and KSG distance-space estimates (the others fit q and the maps). */
@@ -79,36 +85,31 @@ interface PairJob {
 }
 
 /**
- * Every estimate of one epoch. `ownMaps` are the model's distance maps per modality (in `parts` order), or null
- * for a variant without them, whose maps are then fitted on the frozen parts (training items only).
+ * Every estimate of one epoch, and (with `references`) their sanity references. `ownMaps` are the model's distance
+ * maps per modality (in `parts` order), or null for a variant without them, whose maps are then fitted on the
+ * frozen parts (training items only), once for the estimates and their references.
  */
-export function measureMiPanel(parts: readonly ModalityParts[], ownMaps: readonly DistanceMapPair[] | null, settings: MiPanelSettings): MiPanel {
+export function measureMiPanel(
+  parts: readonly ModalityParts[],
+  ownMaps: readonly DistanceMapPair[] | null,
+  settings: MiPanelSettings,
+  options: { references: boolean },
+): MiPanel {
   const values: Record<string, number> = {};
   const intervals: Record<string, [number, number]> = {};
-  for (const job of panelJobs(parts, ownMaps, settings)) {
+  const references: Record<string, { shuffled: number; self: number }> = {};
+  panelJobs(parts, ownMaps, settings).forEach((job, i) => {
     const r = job.estimate(job.x.values, job.y.values, job.x.dim, job.y.dim);
     values[job.key] = r.estimate;
     intervals[job.key] = [r.interval.lo, r.interval.hi];
-  }
-  return { values, intervals };
-}
-
-/**
- * The scale of every estimate of the panel (MiReferences): the same estimator on the same items with the rows of
- * one side shuffled (independent pairs: ≈ 0 for an unbiased estimator) and with one side paired with itself (the
- * most the estimator can report here).
- */
-export function measureMiReferences(parts: readonly ModalityParts[], ownMaps: readonly DistanceMapPair[] | null, settings: MiPanelSettings): Record<string, { shuffled: number; self: number }> {
-  const out: Record<string, { shuffled: number; self: number }> = {};
-  panelJobs(parts, ownMaps, settings).forEach((job, i) => {
+    if (!options.references) return;
     const perm = new Rng(deriveSeed(settings.seed, 23, i)).permutation(job.n);
-    const shuffledY = permuteRows(job.y.values, job.y.dim, perm);
-    out[job.key] = {
-      shuffled: job.estimate(job.x.values, shuffledY, job.x.dim, job.y.dim).estimate,
+    references[job.key] = {
+      shuffled: job.estimate(job.x.values, permuteRows(job.y.values, job.y.dim, perm), job.x.dim, job.y.dim).estimate,
       self: job.estimate(job.x.values, job.x.values, job.x.dim, job.x.dim).estimate,
     };
   });
-  return out;
+  return { values, intervals, ...(options.references ? { references } : {}) };
 }
 
 function panelJobs(parts: readonly ModalityParts[], ownMaps: readonly DistanceMapPair[] | null, s: MiPanelSettings): PairJob[] {

@@ -1,4 +1,4 @@
-import type { Figure, PlotlyAnnotation, PlotlyLayout, PlotlyScatterTrace } from "./types";
+import type { Figure, PlotlyScatterTrace } from "./types";
 import { addSubplotGrid, baseLayout, legendBelow, emptyFigure, escapeHtml, PAPER_SIZES, round4, subplotAxisIds, variantColour, withAlpha } from "./style";
 import { groupByVariant, meanStd, type RunResult } from "./runs";
 import { miReferenceLevels } from "./miComparison";
@@ -121,17 +121,11 @@ export function miCurvesFigure(runs: readonly RunResult[], options: MiCurvesOpti
   const rows = Math.ceil(quantities.length / cols);
   const layout = baseLayout(PAPER_SIZES.double.width + (cols > 3 ? 260 : 0), 150 + 230 * rows + 96 * (rows - 1), options.title);
   layout.margin = { l: 72, r: 16, t: options.title ? 80 : 40, b: 110 };
-  addSubplotGrid(
-    layout,
-    quantities.map((q) => ({ title: miQuantityTitle(q), xTitle: "Epoch", yTitle: miUnit(q) })),
-    cols,
-  );
-  legendBelow(layout);
 
   const data: PlotlyScatterTrace[] = [];
   const legendShown = new Set<string>();
   const groups = groupByVariant(runs);
-  quantities.forEach((q, qi) => {
+  const notes = quantities.map((q, qi) => {
     const ids = subplotAxisIds(qi);
     let top = -Infinity;
     let epochRange: [number, number] = [Infinity, -Infinity];
@@ -182,33 +176,39 @@ export function miCurvesFigure(runs: readonly RunResult[], options: MiCurvesOpti
       legendShown.add(variant);
     }
     const levels = miReferenceLevels(runs, q);
-    if (!levels || !Number.isFinite(epochRange[0])) return;
+    if (!levels || !Number.isFinite(epochRange[0])) return undefined;
     const span: [number, number] = epochRange[0] === epochRange[1] ? [epochRange[0] - 0.5, epochRange[1] + 0.5] : epochRange;
-    addMiReferenceLines({ data, layout, legendShown, panel: qi, levels, top, span });
+    return addMiReferenceLines({ data, legendShown, panel: qi, levels, top, span });
   });
+  addSubplotGrid(
+    layout,
+    quantities.map((q, qi) => ({ title: miQuantityTitle(q), xTitle: "Epoch", yTitle: miUnit(q), ...(notes[qi] ? { note: notes[qi] } : {}) })),
+    cols,
+  );
+  legendBelow(layout);
   return { data, layout };
 }
 
 /**
  * The sanity references of one panel: the shuffled-pairs level (dashed) and the part-with-itself ceiling (dotted),
- * each a horizontal line over `span` (x units); a ceiling far above the panel's data (`top`) is written as a note
- * instead, so it does not flatten the curves.
+ * each a horizontal line over `span` (x units). A ceiling far above the panel's data (`top`) is not drawn (it would
+ * flatten the curves): the returned note, for the panel's title, gives its value instead.
  */
 export function addMiReferenceLines(p: {
   data: PlotlyScatterTrace[];
-  layout: PlotlyLayout;
   legendShown: Set<string>;
   panel: number;
   levels: { shuffled: number; self: number };
   top: number;
   span: [number, number];
-}): void {
+}): string | undefined {
   const ids = subplotAxisIds(p.panel);
+  let note: string | undefined;
   for (const which of ["shuffled", "self"] as const) {
     const value = p.levels[which];
     const style = REFERENCE_STYLE[which];
     if (which === "self" && value > CEILING_DRAW_FACTOR * Math.max(p.top, p.levels.shuffled, 1e-9)) {
-      p.layout.annotations!.push(panelNote(p.panel, p.layout, `ceiling (part with itself): ${formatLevel(value)}`));
+      note = `ceiling (part with itself): ${formatLevel(value)}, off scale`;
       continue;
     }
     p.data.push({
@@ -226,16 +226,9 @@ export function addMiReferenceLines(p: {
     });
     p.legendShown.add(`reference:${which}`);
   }
+  return note;
 }
 
 function formatLevel(v: number): string {
   return Math.abs(v) >= 100 ? v.toFixed(0) : v.toPrecision(3);
-}
-
-/** A small note in the top-left corner of subplot i. */
-export function panelNote(i: number, layout: PlotlyLayout, text: string): PlotlyAnnotation {
-  const ids = subplotAxisIds(i);
-  const x = layout[ids.xKey]?.domain?.[0] ?? 0;
-  const y = layout[ids.yKey]?.domain?.[1] ?? 1;
-  return { text: escapeHtml(text), x: round4(x + 0.005), y: round4(y - 0.01), xref: "paper", yref: "paper", xanchor: "left", yanchor: "top", showarrow: false, font: { size: 11, color: "#444444" } };
 }

@@ -27,32 +27,13 @@ export function miSummaryFigure(runs: readonly RunResult[], options: MiSummaryOp
   const position = new Map(variants.map((v, i) => [v, i]));
   const cols = options.cols ?? Math.min(4, quantities.length);
   const rows = Math.ceil(quantities.length / cols);
-  const layout = baseLayout(PAPER_SIZES.double.width + (cols > 3 ? 260 : 0), 170 + 250 * rows + 110 * (rows - 1), options.title);
-  layout.margin = { l: 72, r: 16, t: options.title ? 80 : 40, b: 130 };
+  const layout = baseLayout(PAPER_SIZES.double.width + (cols > 3 ? 260 : 0), 240 + 250 * rows + 130 * (rows - 1), options.title);
+  layout.margin = { l: 72, r: 16, t: options.title ? 80 : 48, b: 190 };
   const xAxis = { tickvals: variants.map((_, i) => i), ticktext: variants.map(escapeHtml), tickangle: -40, range: [-0.6, variants.length - 0.4] as [number, number], showgrid: false };
-  addSubplotGrid(
-    layout,
-    quantities.map((q) => ({ title: miQuantityTitle(q), yTitle: miUnit(q), x: xAxis })),
-    cols,
-    { x: 84, y: 130 },
-  );
-  legendBelow(layout, 96);
-  layout.annotations!.push({
-    text: escapeHtml(`last MI epoch of each run; bars: 95% bootstrap interval over items; * p < 0.05, ** p < 0.01 (paired t over seeds vs ${reference})`),
-    x: 0.5,
-    y: 1,
-    xref: "paper",
-    yref: "paper",
-    xanchor: "center",
-    yanchor: "bottom",
-    showarrow: false,
-    font: { size: 12, color: "#444444" },
-  });
-  layout.margin.t += 24;
 
   const data: PlotlyScatterTrace[] = [];
   const legendShown = new Set<string>();
-  quantities.forEach((q, qi) => {
+  const notes = quantities.map((q, qi) => {
     const ids = subplotAxisIds(qi);
     const rowsOfQ = miComparison(runs, q, reference);
     let top = -Infinity;
@@ -101,7 +82,26 @@ export function miSummaryFigure(runs: readonly RunResult[], options: MiSummaryOp
       legendShown.add(row.variant);
     }
     const levels = miReferenceLevels(runs, q);
-    if (levels) addMiReferenceLines({ data, layout, legendShown, panel: qi, levels, top, span: [-0.5, variants.length - 0.5] });
+    return levels ? addMiReferenceLines({ data, legendShown, panel: qi, levels, top, span: [-0.5, variants.length - 0.5] }) : undefined;
+  });
+  addSubplotGrid(
+    layout,
+    quantities.map((q, qi) => ({ title: miQuantityTitle(q), yTitle: miUnit(q), x: xAxis, ...(notes[qi] ? { note: notes[qi] } : {}) })),
+    cols,
+    { x: 84, y: 130 },
+  );
+  legendBelow(layout, 96);
+  // The reading key, under the legend.
+  layout.annotations!.push({
+    text: escapeHtml(`each run's last MI epoch; large dot: mean over seeds, bar: 95% bootstrap interval over items, small dots: seeds; * p < 0.05, ** p < 0.01: paired t over seeds vs ${reference}`),
+    x: 0.5,
+    y: round4(-(96 + 64) / (layout.height - layout.margin!.t - layout.margin!.b)), // below a legend of two lines
+    xref: "paper",
+    yref: "paper",
+    xanchor: "center",
+    yanchor: "top",
+    showarrow: false,
+    font: { size: 12, color: "#444444" },
   });
   return { data, layout };
 }

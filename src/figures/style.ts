@@ -112,6 +112,8 @@ export function subplotAxisIds(i: number): { x: string; y: string; xKey: `xaxis$
 
 export interface SubplotSpec {
   title: string;
+  /** a second, smaller line under the title (e.g. a reference value that is off the panel's scale) */
+  note?: string;
   xTitle?: string;
   yTitle?: string;
   x?: PlotlyAxis;
@@ -147,7 +149,7 @@ export function addSubplotGrid(layout: PlotlyLayout, specs: SubplotSpec[], cols:
     layout[ids.xKey] = styledAxis(spec.xTitle, { domain: [round4(x0), round4(x0 + w)], anchor: ids.y, ...spec.x });
     layout[ids.yKey] = styledAxis(spec.yTitle, { domain: [round4(y1 - h), round4(y1)], anchor: ids.x, ...spec.y });
     annotations.push({
-      text: `<b>${escapeHtml(spec.title)}</b>`,
+      text: `<b>${escapeHtml(spec.title)}</b>` + (spec.note ? `<br><span style="font-size:11px">${escapeHtml(spec.note)}</span>` : ""),
       x: round4(x0 + w / 2),
       y: round4(y1),
       xref: "paper",

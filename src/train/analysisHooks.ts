@@ -2,7 +2,7 @@ import type { SeaConfig } from "../model/config";
 import type { SeaModel } from "../model/seaModel";
 import type { Linear } from "../model/params";
 import { linearProbeR2 } from "../analysis/linearProbe";
-import { measureMiPanel, measureMiReferences, type MiPanelSettings } from "../analysis/miPanel";
+import { measureMiPanel, type MiPanelSettings } from "../analysis/miPanel";
 import type { LinearMap } from "../analysis/distanceMaps";
 import { deriveSeed } from "../util/rng";
 import type { PartArrays } from "./embeddingsExport";
@@ -50,12 +50,8 @@ export function measureEpochMi(analysisParts: readonly PartArrays[], model: SeaM
     ksgDim: config.miKsgDim,
     mapFit: { outDim: config.clubDim, clubHidden: config.clubHidden, steps: config.miMapSteps, lr: config.miMapLr },
   };
-  const panel = measureMiPanel(analysisParts, ownMaps, settings);
-  return {
-    mi: panel.values,
-    miInterval: panel.intervals,
-    ...(withReferences ? { references: measureMiReferences(analysisParts, ownMaps, settings) } : {}),
-  };
+  const panel = measureMiPanel(analysisParts, ownMaps, settings, { references: withReferences });
+  return { mi: panel.values, miInterval: panel.intervals, ...(panel.references ? { references: panel.references } : {}) };
 }
 
 function hostMap(l: Linear): LinearMap {

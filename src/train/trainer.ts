@@ -398,7 +398,7 @@ function formatParts(values: Record<string, number>): string {
 
 function epochLine(r: EpochRecord, state: TrainerState, config: SeaConfig): string {
   const stop = config.stopMetric;
-  const mi = r.mi ? "  MI " + Object.entries(r.mi).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(" ") : "";
+  const mi = r.mi ? "  MI " + Object.entries(r.mi).map(([k, v]) => `${k} ${v.toPrecision(3)}`).join(" ") : "";
   return (
     `epoch ${r.epoch}/${config.epochs} ${formatSeconds(r.seconds)}  loss ${formatParts(r.loss)}  ` +
     `valid ${stop} ${(r.valid[stop] ?? NaN).toFixed(4)}  test ${stop} ${(r.test[stop] ?? NaN).toFixed(4)}  ` +

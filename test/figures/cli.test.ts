@@ -74,6 +74,22 @@ test("planFigures: one set per dataset, sensitivity only for swept keys, base ru
   }
 });
 
+test("planFigures: a variant defined by a sweepable key (no-solosim: alpha = 0) is an ablation variant, not a sweep", () => {
+  const t = tempDir("sea-fig-plan-variant-");
+  try {
+    writeFixtureAblation(path.join(t.dir, "a"));
+    for (const seed of [1, 2]) {
+      writeFakeRun(path.join(t.dir, "a", "no-solosim", `seed${seed}`), { variant: "no-solosim", seed, test: { "recall@20": 0.1 }, config: { alpha: 0 } });
+    }
+    const plans = planFigures(loadRuns(t.dir));
+    assert.ok(!plans.some((p) => p.name.includes("sensitivity")), plans.map((p) => p.name).join(", "));
+    const bar = plans.find((p) => p.name === "ablation")!.build().data[0] as { x: string[] };
+    assert.ok(bar.x.includes("no-solosim"), `ablation bars: ${bar.x.join(", ")}`);
+  } finally {
+    t.cleanup();
+  }
+});
+
 test("sea figures writes every figure and prints each file", async () => {
   const t = tempDir("sea-fig-cli-");
   try {

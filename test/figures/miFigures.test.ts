@@ -94,7 +94,8 @@ test("MI curves: band = the seeds' mean bootstrap interval; references as lines,
     assert.deepEqual(shuffled[0]!.line!.dash, "dash");
     near(shuffled[0]!.y[0]!, 0.02, "shuffled line");
     assert.equal(traces.filter((tr) => tr.yaxis === "y" && tr.legendgroup === "reference:self").length, 0, "a ceiling of 50 nats is not drawn on a ~1-nat panel");
-    assert.ok((fig.layout.annotations ?? []).some((a) => a.text === "ceiling (part with itself): 50.0"));
+    const clubTitle = (fig.layout.annotations ?? [])[0]!.text;
+    assert.equal(clubTitle, '<b>CLUB (distance space): image generic ↔ unique</b><br><span style="font-size:11px">ceiling (part with itself): 50.0, off scale</span>');
     // CKA's ceiling (1) is on scale: drawn as a dotted line, and its axis says it is not in nats.
     const ckaPanel = (fig.layout.annotations ?? []).findIndex((a) => a.text.includes("CKA: image"));
     assert.ok(ckaPanel >= 0);
