@@ -5,6 +5,7 @@ import { normalizeRows } from "../losses/normalize";
 import { diagonalCrossEntropy } from "../losses/diagonalCrossEntropy";
 import { Rng, deriveSeed } from "../util/rng";
 import { SeaError } from "../util/errors";
+import { gatherRows } from "../util/rowMajor";
 import { checkMatrix, holdoutSplit, pickRows } from "./linearProbe";
 import { bootstrapMean, type IntervalOptions, type MiEstimate } from "./bootstrap";
 import { estimateKsgMi } from "./ksg";
@@ -91,8 +92,8 @@ export function estimateClubMi(x: Float32Array, y: Float32Array, n: number, dx: 
 
   const club = new Club({ xDim: dx, yDim: dy, hidden: o.hidden, seed: deriveSeed(o.seed, 2), logvarScale: ESTIMATOR_LOGVAR_SCALE, name: "miClub" });
   const { fit, valid } = validationSplit(train.length, deriveSeed(o.seed, 3));
-  const xValid = tf.tensor2d(pickRows32(xs.train, dx, valid), [valid.length, dx]);
-  const yValid = tf.tensor2d(pickRows32(ys.train, dy, valid), [valid.length, dy]);
+  const xValid = tf.tensor2d(gatherRows(xs.train, dx, valid), [valid.length, dx]);
+  const yValid = tf.tensor2d(gatherRows(ys.train, dy, valid), [valid.length, dy]);
   // q's maximum-likelihood steps run as the trainer's fused CLUB inner loop (one Adam step per mini-batch): the same
   // loss and update as a tfjs Adam step on learningLoss, without ~100 small kernels per step.
   const adam = newClubAdamState(club);
@@ -104,7 +105,7 @@ export function estimateClubMi(x: Float32Array, y: Float32Array, n: number, dx: 
       variables: club.variables,
       step: () => {
         const rows = batches.next();
-        fitClubFused(club, [{ x: pickRows32(xs.train, dx, rows), y: pickRows32(ys.train, dy, rows) }], adam, settings);
+        fitClubFused(club, [{ x: gatherRows(xs.train, dx, rows), y: gatherRows(ys.train, dy, rows) }], adam, settings);
       },
       validationLoss: () => tf.tidy(() => club.learningLoss(xValid, yValid).dataSync()[0]!),
     });
@@ -117,13 +118,6 @@ export function estimateClubMi(x: Float32Array, y: Float32Array, n: number, dx: 
     tf.dispose([xValid, yValid]);
     club.dispose();
   }
-}
-
-/** Rows of v [·, d] (row-major) in the order given. */
-function pickRows32(v: Float32Array, d: number, rows: Int32Array): Float32Array {
-  const out = new Float32Array(rows.length * d);
-  rows.forEach((r, i) => out.set(v.subarray(r * d, (r + 1) * d), i * d));
-  return out;
 }
 
 /** The held-out CLUB bound, its per-row terms and the log-likelihood from q's outputs (float64, see estimateClubMi). */

@@ -8,6 +8,7 @@ import { applyLinearMap, fitDistanceMaps, type DistanceMapFitOptions, type Linea
 import { holdoutSplit } from "./linearProbe";
 import { fitCanonicalProjection, projectRows } from "./canonicalProjection";
 import { Rng, deriveSeed } from "../util/rng";
+import { gatherRows } from "../util/rowMajor";
 
 /*
  * The per-epoch MI analysis (docs/method.md, "MI estimators"): which estimator measures which pair of
@@ -105,7 +106,7 @@ export function measureMiPanel(
     if (!options.references) return;
     const perm = new Rng(deriveSeed(settings.seed, 23, i)).permutation(job.n);
     references[job.key] = {
-      shuffled: job.estimate(job.x.values, permuteRows(job.y.values, job.y.dim, perm), job.x.dim, job.y.dim).estimate,
+      shuffled: job.estimate(job.x.values, gatherRows(job.y.values, job.y.dim, perm), job.x.dim, job.y.dim).estimate,
       self: job.estimate(job.x.values, job.x.values, job.x.dim, job.x.dim).estimate,
     };
   });
@@ -185,11 +186,4 @@ export function randomProjection(x: Float32Array, n: number, d: number, width: n
   new Rng(seed).fillNormal(r, 0, 1 / Math.sqrt(width));
   const values = tf.tidy(() => tf.matMul(tf.tensor2d(x, [n, d]), tf.tensor2d(r, [d, width])).dataSync() as Float32Array);
   return { values, dim: width };
-}
-
-/** Rows of v [n, d] in the order of `perm`. */
-function permuteRows(v: Float32Array, d: number, perm: Int32Array): Float32Array {
-  const out = new Float32Array(perm.length * d);
-  perm.forEach((r, i) => out.set(v.subarray(r * d, (r + 1) * d), i * d));
-  return out;
 }

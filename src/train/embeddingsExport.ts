@@ -2,16 +2,10 @@ import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import type { SeaModel, ModelData } from "../model/seaModel";
 import { writeNpy } from "../data/npy";
+import type { ModalityParts } from "../analysis/miPanel";
 
-/** A modality's analysis parts as plain arrays: [n, genericDim] and [n, uniqueDim], row-major. */
-export interface PartArrays {
-  readonly name: string;
-  readonly n: number;
-  readonly generic: Float32Array;
-  readonly genericDim: number;
-  readonly unique: Float32Array;
-  readonly uniqueDim: number;
-}
+/** A modality's analysis parts as plain arrays: [n, genericDim] and [n, uniqueDim], row-major (what the MI panel reads). */
+export type PartArrays = ModalityParts;
 
 /** Copies the model's analysis parts (inference mode) out of tensors. */
 export function readAnalysisParts(model: SeaModel, data: ModelData): PartArrays[] {

@@ -8,3 +8,10 @@ export function columnSums(x: Float32Array, n: number, w: number, out: Float32Ar
   out.set(sums);
   return out;
 }
+
+/** The given rows of a row-major [·, d] matrix, in the given order (repeats allowed), as a new [rows.length, d] matrix. */
+export function gatherRows(v: Float32Array, d: number, rows: Int32Array): Float32Array {
+  const out = new Float32Array(rows.length * d);
+  rows.forEach((r, i) => out.set(v.subarray(r * d, (r + 1) * d), i * d));
+  return out;
+}
