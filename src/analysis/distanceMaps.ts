@@ -1,4 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
+import { takeData } from "../util/takeData";
 import { Club } from "../losses/club";
 import { fitClubFused, newClubAdamState } from "../losses/clubFit";
 import { Rng, deriveSeed } from "../util/rng";
@@ -83,13 +84,14 @@ export function fitDistanceMaps(
     for (let s = 0; s < o.steps; s++) {
       const batch = batchRng.permutation(rows.length).subarray(0, batchSize);
       const perm = batchRng.permutation(batchSize);
-      const pair = tf.tidy(() => {
+      const [x, y] = tf.tidy(() => {
         const index = tf.tensor1d(batch, "int32");
         const gb = tf.gather(gAll, index) as tf.Tensor2D;
         const ub = tf.gather(uAll, index) as tf.Tensor2D;
         mapOptimizer.minimize(() => club.upperBound(applyMap(gb, gMap), applyMap(ub, uMap), perm), false, mapVars);
-        return { x: applyMap(gb, gMap).dataSync() as Float32Array, y: applyMap(ub, uMap).dataSync() as Float32Array };
+        return [applyMap(gb, gMap), applyMap(ub, uMap)];
       });
+      const pair = { x: takeData(x), y: takeData(y) };
       // q's own steps on the detached projections, after the map step, as in training (the same fused inner loop).
       if (o.qSteps > 0) fitClubFused(club, [pair], qState, qSettings);
     }
@@ -104,10 +106,7 @@ export function fitDistanceMaps(
 /** x·w + b for every row of x [n, map.inDim] → [n, map.outDim]. */
 export function applyLinearMap(x: Float32Array, n: number, map: LinearMap): Float32Array {
   checkMatrix("applyLinearMap x", x, n, map.inDim);
-  return tf.tidy(() => {
-    const out = tf.add(tf.matMul(tf.tensor2d(x, [n, map.inDim]), tf.tensor2d(map.w, [map.inDim, map.outDim])), tf.tensor1d(map.b));
-    return out.dataSync() as Float32Array;
-  });
+  return takeData(tf.tidy(() => tf.add(tf.matMul(tf.tensor2d(x, [n, map.inDim]), tf.tensor2d(map.w, [map.inDim, map.outDim])), tf.tensor1d(map.b))));
 }
 
 interface MapVariables {

@@ -1,4 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
+import { takeData } from "../util/takeData";
 import { Club } from "../losses/club";
 import { fitClubFused, newClubAdamState } from "../losses/clubFit";
 import { normalizeRows } from "../losses/normalize";
@@ -111,9 +112,9 @@ export function estimateClubMi(x: Float32Array, y: Float32Array, n: number, dx: 
     });
     const { mu, logvar } = tf.tidy(() => {
       const out = club.muLogvar(tf.tensor2d(xs.test, [test.length, dx]));
-      return { mu: out.mu.dataSync() as Float32Array, logvar: out.logvar.dataSync() as Float32Array };
+      return { mu: out.mu, logvar: out.logvar };
     });
-    return withInterval(clubBoundOnRows(mu, logvar, ys.test64, test.length, dy), options);
+    return withInterval(clubBoundOnRows(takeData(mu), takeData(logvar), ys.test64, test.length, dy), options);
   } finally {
     tf.dispose([xValid, yValid]);
     club.dispose();
@@ -303,10 +304,12 @@ function heldOutContributions(critics: NceCritics, a: tf.Tensor2D, b: tf.Tensor2
   for (const order of orders) {
     for (let start = 0; start + size <= order.length; start += size) {
       const index = order.slice(start, start + size);
-      const scores = tf.tidy(() => {
-        const rows = tf.tensor1d(index, "int32");
-        return critics.scores(tf.gather(a, rows) as tf.Tensor2D, tf.gather(b, rows) as tf.Tensor2D).dataSync() as Float32Array;
-      });
+      const scores = takeData(
+        tf.tidy(() => {
+          const rows = tf.tensor1d(index, "int32");
+          return critics.scores(tf.gather(a, rows) as tf.Tensor2D, tf.gather(b, rows) as tf.Tensor2D);
+        }),
+      );
       const losses = symmetricRowLosses(scores, size);
       for (let r = 0; r < size; r++) {
         perRow[index[r]!] += logN - losses[r]!;

@@ -1,4 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
+import { takeData } from "../util/takeData";
 import { estimateClubMi, estimateInfoNceMi } from "./mi";
 import { estimateKsgMi } from "./ksg";
 import { estimateGaussianMi } from "./gaussianMi";
@@ -184,6 +185,6 @@ export function randomProjection(x: Float32Array, n: number, d: number, width: n
   if (d <= width) return { values: x, dim: d };
   const r = new Float32Array(d * width);
   new Rng(seed).fillNormal(r, 0, 1 / Math.sqrt(width));
-  const values = tf.tidy(() => tf.matMul(tf.tensor2d(x, [n, d]), tf.tensor2d(r, [d, width])).dataSync() as Float32Array);
+  const values = takeData(tf.tidy(() => tf.matMul(tf.tensor2d(x, [n, d]), tf.tensor2d(r, [d, width]))));
   return { values, dim: width };
 }

@@ -43,16 +43,36 @@ export function diagonalCrossEntropy(scores: tf.Tensor2D, direction: CrossEntrop
 
 /** log Σ exp along each row (or column), with the max subtracted first so exp never overflows. */
 function logSumExps(s: Float32Array, n: number, along: "rows" | "columns"): Float64Array {
+  if (along === "columns") return columnLogSumExps(s, n);
   const out = new Float64Array(n);
-  const [step, stride] = along === "rows" ? [1, n] : [n, 1];
   for (let i = 0; i < n; i++) {
-    const base = i * stride;
+    const base = i * n;
     let max = -Infinity;
-    for (let j = 0, k = base; j < n; j++, k += step) if (s[k]! > max) max = s[k]!;
+    for (let j = 0; j < n; j++) if (s[base + j]! > max) max = s[base + j]!;
     let sum = 0;
-    for (let j = 0, k = base; j < n; j++, k += step) sum += Math.exp(s[k]! - max);
+    for (let j = 0; j < n; j++) sum += Math.exp(s[base + j]! - max);
     out[i] = max + Math.log(sum);
   }
+  return out;
+}
+
+/**
+ * The column version, reading the matrix row by row (a strided walk down each column missed the cache on every
+ * value). Each column's max and sum still take its values in row order, so the results are the same bits.
+ */
+function columnLogSumExps(s: Float32Array, n: number): Float64Array {
+  const max = new Float64Array(n).fill(-Infinity);
+  for (let i = 0; i < n; i++) {
+    const base = i * n;
+    for (let j = 0; j < n; j++) if (s[base + j]! > max[j]!) max[j] = s[base + j]!;
+  }
+  const sum = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const base = i * n;
+    for (let j = 0; j < n; j++) sum[j] += Math.exp(s[base + j]! - max[j]!);
+  }
+  const out = new Float64Array(n);
+  for (let j = 0; j < n; j++) out[j] = max[j]! + Math.log(sum[j]!);
   return out;
 }
 
