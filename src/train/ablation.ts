@@ -4,6 +4,7 @@ import type { Dataset } from "../data/types";
 import type { SeaConfig } from "../model/config";
 import type { BackendInfo } from "../backend/select";
 import { trainRun } from "./trainer";
+import { withRunLock } from "./runLock";
 import { buildRunConfig, writeRunConfig, assertSameConfig } from "./runSetup";
 import type { GroundTruthFactors } from "./analysisHooks";
 import type { PerUserMetrics, RunMetrics } from "./runRecord";
@@ -61,7 +62,10 @@ export async function runAblation(options: AblationOptions): Promise<AblationRun
       if (!options.quiet) process.stderr.write(`[${index}/${total}] ${variant} seed ${seed}\n`);
       fs.mkdirSync(dir, { recursive: true });
       if (!fs.existsSync(path.join(dir, "config.json"))) writeRunConfig(dir, config, variant, options.dataset, options.backend);
-      const metrics = await trainRun({ dataset: options.dataset, config, variant, outDir: dir, resume: true, groundTruth: options.groundTruth, quiet: options.quiet });
+      // The run lock keeps a concurrent `sea experiment run` (or another notebook) off this run meanwhile.
+      const metrics = await withRunLock(dir, {}, (lock) =>
+        trainRun({ dataset: options.dataset, config, variant, outDir: dir, resume: true, groundTruth: options.groundTruth, quiet: options.quiet, onEpoch: () => lock.heartbeat() }),
+      );
       runs.push({ variant, seed, dir, metrics });
       writeResultsCsv(options.outDir, runs);
     }
