@@ -53,8 +53,6 @@ export function cellStatus(layout: ExperimentLayout, cell: Cell, task: SlurmTask
     return status("failed", (e as Error).message);
   }
   if (finished) return status("done", `${finished.stopReason === "early-stop" ? "stopped early" : "finished"} after ${finished.epochs.length} epochs, best epoch ${finished.bestEpoch}`);
-  const stopReason = readStopReason(runDir);
-  if (stopReason === "nan") return status("failed", `loss became NaN/Inf after epoch ${epochs}`);
 
   const lock = inspectRunLock(runDir, lockOptions);
   if (lock.kind === "held") return status("running", `${progress}; ${describeHolder(lock.holder)}`);
@@ -63,6 +61,7 @@ export function cellStatus(layout: ExperimentLayout, cell: Cell, task: SlurmTask
   }
   const failure = readFailure(runDir);
   if (failure) return status("failed", `${failure.message} (exit ${failure.exitCode}${failure.slurmJob ? `, SLURM task ${failure.slurmJob}` : ""})`);
+  if (readStopReason(runDir) === "nan") return status("failed", `loss became NaN/Inf in epoch ${epochs + 1}`);
   if (task && FAILED_SLURM_STATES.has(task.state)) return status("failed", `SLURM task ${task.job} ${task.state.toLowerCase()} at ${progress}; run again to resume`);
   if (lock.kind === "stale") return status("failed", `interrupted at ${progress} (${lock.reason}); run again to resume from the checkpoint`);
   if (epochs > 0 || fs.existsSync(path.join(runDir, "checkpoint.bin"))) return status("failed", `interrupted at ${progress}; run again to resume from the checkpoint`);

@@ -134,12 +134,13 @@ export function parseExperimentText(text: string, file: string): unknown {
     }
   }
   if (ext !== ".yaml" && ext !== ".yml") throw new SeaError("expected an experiment file ending in .yaml, .yml or .json", { where: file });
-  const doc = parseDocument(text, { prettyErrors: false });
+  const doc = parseDocument(text);
   const error = doc.errors[0];
   if (error) {
     const at = error.linePos?.[0];
     const where = at ? `${file}:${at.line}:${at.col}` : file;
-    throw new SeaError(`not valid YAML (${error.message.split("\n")[0]})`, { where });
+    // The parser's message repeats the position and quotes the line after it: the location goes in `where`.
+    throw new SeaError(`not valid YAML (${error.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "")})`, { where });
   }
   return doc.toJS() as unknown;
 }

@@ -130,8 +130,9 @@ export function registerExperimentCommands(program: Command): void {
       return;
     }
     const merged = plan.expansion.merged > 0 ? `, ${plan.expansion.merged} duplicate(s) merged` : "";
-    process.stdout.write(`${file}: valid; experiment ${plan.source.spec.name} (definition ${plan.fingerprint}), ${cells.length} cells${merged}, output ${plan.layout.outputDir}\n`);
-    for (const c of cells) process.stdout.write(`  ${String(c.index).padStart(4)}  ${c.id}\n`);
+    const lines = [`${file}: valid; experiment ${plan.source.spec.name} (definition ${plan.fingerprint}), ${cells.length} cells${merged}, output ${plan.layout.outputDir}`];
+    for (const c of cells) lines.push(`  ${String(c.index).padStart(4)}  ${c.id}`);
+    process.stdout.write(lines.join("\n") + "\n");
   });
 }
 

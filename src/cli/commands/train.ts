@@ -1,5 +1,4 @@
 import type { Command } from "commander";
-import * as fs from "node:fs";
 import * as path from "node:path";
 import { BACKEND_NAMES, selectBackend } from "../../backend/select";
 import { loadDatasetArg } from "../../data/resolveDataset";
@@ -13,8 +12,7 @@ import { slurmJobState } from "../../experiment/slurmQueue";
 import { groundTruthFactors } from "../../train/analysisHooks";
 import { SeaError } from "../../util/errors";
 import { parseOverride } from "../../model/config";
-import { isSyntheticPreset } from "../../data/synthetic";
-import { validateExperiment } from "../../experiment/spec";
+import { ablationExperiment } from "../../experiment/ablationExperiment";
 import { runExperiment } from "../../experiment/runExperiment";
 import { collectAfterLocalRun } from "./experiment";
 
@@ -145,9 +143,7 @@ export function registerTrainCommands(program: Command): void {
     for (const pair of opts.set) Object.assign(set, parseOverride(pair));
     const epochs = positiveInt(opts.epochs, "--epochs");
     if (epochs !== undefined) set.epochs = epochs;
-    // An existing folder wins over a preset of the same name, as everywhere else; folders are recorded absolute.
-    const dataset = isSyntheticPreset(opts.dataset) && !fs.existsSync(opts.dataset) ? opts.dataset : path.resolve(opts.dataset);
-    const spec = validateExperiment({ name: "ablate", output: opts.out, datasets: [dataset], variants, seeds, set, threadsPerCell }, "sea ablate");
+    const spec = ablationExperiment({ dataset: opts.dataset, variants, seeds, set, threadsPerCell: threadsPerCell ?? 1, out: opts.out });
     const result = await runExperiment({ spec, file: "", label: "sea ablate" }, { executor: "local", ...(jobs !== undefined ? { jobs } : {}) });
     const collected = collectAfterLocalRun(result.plan, result.outcomes, { acceptRunsWithoutProvenance: true, force: opts.force ?? false });
     for (const note of collected.notes) process.stderr.write(`note: ${note}\n`);
