@@ -22,6 +22,8 @@ interface SweepTiming {
   cells: number;
   failed: number;
   dir: string;
+  /** Mean CPU cores used by processes outside this benchmark while it ran (null without /proc). */
+  otherCores: number | null;
 }
 
 /**
@@ -56,16 +58,19 @@ async function runSweepBench(opts: SweepBenchOptions): Promise<void> {
     say(`sea bench sweep: ${opts.experiment} on ${os.availableParallelism()} cores, ${spec.threadsPerCell} thread(s) per cell`);
     for (const jobs of jobsList) {
       const dir = path.join(root, `jobs-${jobs}`);
+      const others = new OtherProcessLoad();
       const started = process.hrtime.bigint();
       const result = await runExperiment(
         { spec, file: path.resolve(opts.experiment), label: opts.experiment },
         { executor: "local", jobs, outputDir: dir, log: () => undefined },
       );
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const otherCores = others.stop();
       const failed = result.outcomes.filter((o) => o.kind !== "done").length;
-      timings.push({ jobs, seconds, cells: result.outcomes.length, failed, dir });
+      timings.push({ jobs, seconds, cells: result.outcomes.length, failed, dir, otherCores });
       plans.push(result.plan);
-      say(`  --jobs ${jobs}: ${seconds.toFixed(1)} s for ${result.outcomes.length} cells${failed > 0 ? ` (${failed} FAILED)` : ""}`);
+      const load = otherCores === null ? "" : `; other processes on the machine used ${otherCores.toFixed(2)} cores meanwhile`;
+      say(`  --jobs ${jobs}: ${seconds.toFixed(1)} s for ${result.outcomes.length} cells${failed > 0 ? ` (${failed} FAILED)` : ""}${load}`);
     }
     const base = timings[0]!;
     const mismatches = plans.slice(1).flatMap((plan) => compareCells(plans[0]!, plan));
@@ -103,4 +108,58 @@ function compareCells(a: ExperimentPlan, b: ExperimentPlan): string[] {
     }
   }
   return out;
+}
+
+/**
+ * CPU used by processes that are not this benchmark or its workers, sampled from /proc once a second: a speed-up
+ * measured while something else competes for the cores understates the executor, and the report says so.
+ */
+class OtherProcessLoad {
+  private readonly timer: NodeJS.Timeout | null;
+  private readonly started = Date.now();
+  private previous = new Map<number, number>();
+  private ticks = 0;
+
+  constructor() {
+    if (!fs.existsSync("/proc/self/stat")) {
+      this.timer = null;
+      return;
+    }
+    this.previous = this.sample();
+    this.timer = setInterval(() => {
+      const now = this.sample();
+      for (const [pid, t] of now) this.ticks += Math.max(0, t - (this.previous.get(pid) ?? t));
+      this.previous = now;
+    }, 1000);
+  }
+
+  /** Mean cores used by other processes since the start. */
+  stop(): number | null {
+    if (this.timer === null) return null;
+    clearInterval(this.timer);
+    // /proc counts in clock ticks, 100 per second on Linux (USER_HZ).
+    return this.ticks / 100 / ((Date.now() - this.started) / 1000);
+  }
+
+  /** pid → utime + stime (ticks) of every process outside this one's tree. */
+  private sample(): Map<number, number> {
+    const stats = new Map<number, { ppid: number; ticks: number }>();
+    for (const name of fs.readdirSync("/proc")) {
+      if (!/^\d+$/.test(name)) continue;
+      try {
+        const stat = fs.readFileSync(`/proc/${name}/stat`, "utf8");
+        const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+        stats.set(Number(name), { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) });
+      } catch {
+        // exited meanwhile
+      }
+    }
+    const ours = (pid: number): boolean => {
+      for (let p = pid, hops = 0; p > 1 && hops < 64; p = stats.get(p)?.ppid ?? 0, hops++) if (p === process.pid) return true;
+      return false;
+    };
+    const out = new Map<number, number>();
+    for (const [pid, s] of stats) if (!ours(pid)) out.set(pid, s.ticks);
+    return out;
+  }
 }
