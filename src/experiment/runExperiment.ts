@@ -5,7 +5,7 @@
  * interrupted cell resumes from its checkpoint.
  */
 import { readFinishedMetrics } from "../train/ablation";
-import type { RunLockOptions } from "../train/runLock";
+import { describeHolder, type RunLockOptions } from "../train/runLock";
 import { SeaError } from "../util/errors";
 import type { Cell } from "./cells";
 import { defaultJobs, runCellsLocally, type CellOutcome } from "./localExecutor";
@@ -57,7 +57,7 @@ export async function runExperiment(source: ExperimentSource, options: RunExperi
     `experiment ${spec.name} (definition ${plan.fingerprint}): ${tasks.length} cells${merged} in ${plan.layout.outputDir}; ` +
       `${done} finished earlier, ${busy.length} being trained elsewhere, ${toTrain.length} to train`,
   );
-  for (const t of busy) if (t.kind === "busy") log(`  ${t.cell.id}: held by pid ${t.holder.pid} on ${t.holder.host}; left to it`);
+  for (const t of busy) if (t.kind === "busy") log(`  ${t.cell.id}: being trained by ${describeHolder(t.holder)}; left to it`);
 
   if (options.executor === "local") {
     const jobs = options.jobs ?? defaultJobs(spec.threadsPerCell);
@@ -72,7 +72,7 @@ export async function runExperiment(source: ExperimentSource, options: RunExperi
   const settings = resolveSlurmSettings(plan, options.slurm);
   const queued = options.dryRun ? new Set<number>() : activeCells(plan);
   const submit: Cell[] = toTrain.filter((c) => !queued.has(c.index));
-  if (queued.size > 0) log(`${toTrain.length - submit.length} cell(s) already queued or running in SLURM; not submitted again`);
+  if (submit.length < toTrain.length) log(`${toTrain.length - submit.length} cell(s) already queued or running in SLURM; not submitted again`);
   if (submit.length === 0) {
     log("nothing to submit");
     return { plan, tasks, outcomes: [], submission: null, jobScript: null };
