@@ -5,13 +5,13 @@
  * interrupted cell resumes from its checkpoint.
  */
 import { readFinishedMetrics } from "../train/ablation";
-import { describeHolder, type RunLockOptions } from "../train/runLock";
+import { describeHolder } from "../train/runLock";
 import { SeaError } from "../util/errors";
 import type { Cell } from "./cells";
 import { defaultJobs, runCellsLocally, type CellOutcome } from "./localExecutor";
 import { classifyCells, freezeExperiment, planExperiment, type CellTask, type ExperimentPlan, type ExperimentSource, type PlanOptions } from "./plan";
 import { activeCells, renderJobScript, resolveSlurmSettings, submitCells, type SlurmFlags, type SlurmSubmission } from "./slurmExecutor";
-import { slurmJobState } from "./slurmQueue";
+import { SLURM_AWARE_LOCK_OPTIONS } from "./slurmQueue";
 
 export type ExecutorName = "local" | "slurm";
 export const EXECUTOR_NAMES: readonly ExecutorName[] = ["local", "slurm"];
@@ -39,15 +39,13 @@ export interface RunExperimentResult {
   readonly jobScript: string | null;
 }
 
-export const LOCK_OPTIONS: RunLockOptions = { slurmJobState };
-
 export async function runExperiment(source: ExperimentSource, options: RunExperimentOptions): Promise<RunExperimentResult> {
   const log = options.log ?? ((line: string) => process.stderr.write(line + "\n"));
   if (options.jobs !== undefined && options.executor !== "local") throw new SeaError("--jobs is for --executor local", { where: "--jobs" });
   if (options.dryRun && options.executor !== "slurm") throw new SeaError("--dry-run prints the SLURM job script: use it with --executor slurm", { where: "--dry-run" });
   // A dry run reads nothing but the run folders: no dataset is generated or loaded.
   const plan = planExperiment(source, options, !options.dryRun);
-  const tasks = options.dryRun ? quickTasks(plan) : await classifyCells(plan, LOCK_OPTIONS);
+  const tasks = options.dryRun ? quickTasks(plan) : await classifyCells(plan, SLURM_AWARE_LOCK_OPTIONS);
   const { spec } = plan.source;
   const toTrain = tasks.filter((t) => t.kind === "train").map((t) => t.cell);
   const done = tasks.filter((t) => t.kind === "done").length;

@@ -6,7 +6,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { SeaError } from "../util/errors";
-import type { SchedulerJobState } from "../train/runLock";
+import type { RunLockOptions, SchedulerJobState } from "../train/runLock";
 
 const COMMAND_TIMEOUT_MS = 30_000;
 
@@ -51,10 +51,6 @@ function runCommand(program: string, args: readonly string[], input?: string): C
   const r = spawnSync(program, args, { encoding: "utf8", timeout: COMMAND_TIMEOUT_MS, input });
   const missing = (r.error as NodeJS.ErrnoException | undefined)?.code === "ENOENT";
   return { ok: !r.error && r.status === 0, stdout: r.stdout ?? "", stderr: (r.stderr ?? "") + (r.error && !missing ? r.error.message : ""), missing };
-}
-
-export function sbatchAvailable(): boolean {
-  return !runCommand("sbatch", ["--version"]).missing;
 }
 
 /** Submits a job script; returns the job id. */
@@ -112,9 +108,5 @@ export function slurmJobState(job: string): SchedulerJobState {
   return state === "" ? "gone" : ACTIVE_SLURM_STATES.has(state) ? "active" : "gone";
 }
 
-/** Cancels array tasks ("<job>_<task>") or jobs. */
-export function cancelJobs(ids: readonly string[]): void {
-  if (ids.length === 0) return;
-  const r = runCommand("scancel", [...ids]);
-  if (!r.ok && !r.missing) throw new SeaError(`scancel failed: ${r.stderr.trim().split("\n")[0]}`);
-}
+/** Lock options for run folders that SLURM tasks may hold: a holder on another host is asked about through squeue. */
+export const SLURM_AWARE_LOCK_OPTIONS: RunLockOptions = { slurmJobState };

@@ -4,7 +4,7 @@
  */
 import { cellStatus, countStates, type CellState, type CellStatus } from "./cellStatus";
 import type { ExperimentPlan } from "./plan";
-import { LOCK_OPTIONS } from "./runExperiment";
+import { SLURM_AWARE_LOCK_OPTIONS } from "./slurmQueue";
 import { latestTasks, readSubmissions } from "./slurmExecutor";
 
 export interface ExperimentStatus {
@@ -20,7 +20,7 @@ export interface ExperimentStatus {
 export function experimentStatus(plan: ExperimentPlan): ExperimentStatus {
   const submissions = readSubmissions(plan);
   const slurm = submissions.length > 0 ? latestTasks(plan) : null;
-  const cells = plan.expansion.cells.map((cell) => cellStatus(plan.layout, cell, slurm?.tasks.get(cell.index) ?? null, LOCK_OPTIONS));
+  const cells = plan.expansion.cells.map((cell) => cellStatus(plan.layout, cell, slurm?.tasks.get(cell.index) ?? null, SLURM_AWARE_LOCK_OPTIONS));
   return {
     name: plan.source.spec.name,
     fingerprint: plan.fingerprint,

@@ -8,7 +8,7 @@ import { buildRunConfig, writeRunConfig, assertSameConfig, readConfigFile } from
 import { readFinishedMetrics, summariseAblation } from "../../train/ablation";
 import { withRunLock } from "../../train/runLock";
 import { loadCellContext, useCellThreads, cellProvenance, clearCellFailure, recordCellFailure } from "../../experiment/cellRun";
-import { slurmJobState } from "../../experiment/slurmQueue";
+import { SLURM_AWARE_LOCK_OPTIONS } from "../../experiment/slurmQueue";
 import { groundTruthFactors } from "../../train/analysisHooks";
 import { SeaError } from "../../util/errors";
 import { parseOverride } from "../../model/config";
@@ -84,7 +84,7 @@ export function registerTrainCommands(program: Command): void {
       explicit: { seed: positiveInt(opts.seed, "--seed"), epochs: positiveInt(opts.epochs, "--epochs") },
     });
     // Only one process trains a run folder at a time (a second `sea train`, a local worker, a SLURM task).
-    const metrics = await withRunLock(opts.out, { slurmJobState }, async (lock) => {
+    const metrics = await withRunLock(opts.out, SLURM_AWARE_LOCK_OPTIONS, async (lock) => {
       if (cell) {
         clearCellFailure(opts.out);
         const finished = readFinishedMetrics(opts.out, config.epochs);
