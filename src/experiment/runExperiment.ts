@@ -4,6 +4,7 @@
  * a SLURM job array (submits and returns). Re-running an experiment only ever trains what is missing; an
  * interrupted cell resumes from its checkpoint.
  */
+import * as os from "node:os";
 import { readFinishedMetrics } from "../train/ablation";
 import { describeHolder } from "../train/runLock";
 import { SeaError } from "../util/errors";
@@ -61,7 +62,10 @@ export async function runExperiment(source: ExperimentSource, options: RunExperi
     const jobs = options.jobs ?? defaultJobs(spec.threadsPerCell);
     if (toTrain.length > 0) {
       freezeExperiment(plan);
-      log(`local executor: ${Math.min(jobs, toTrain.length)} worker(s), ${spec.threadsPerCell} thread(s) each; logs in each cell's train.log`);
+      const workers = Math.min(jobs, toTrain.length);
+      log(`local executor: ${workers} worker(s), ${spec.threadsPerCell} thread(s) each; logs in each cell's train.log`);
+      const cores = os.availableParallelism();
+      if (workers * spec.threadsPerCell > cores) log(`note: ${workers} workers × ${spec.threadsPerCell} threads exceed the ${cores} cores; they will compete for them`);
     }
     const outcomes = toTrain.length > 0 ? await runCellsLocally(plan, toTrain, { jobs, log }) : [];
     return { plan, tasks, outcomes, submission: null, jobScript: null };
