@@ -31,6 +31,12 @@ export { trainRun, createTrainingParts, TrainStep, type TrainOptions } from "./t
 export { Adam, pytorchAdam } from "./train/adam";
 export { runAblation, summariseAblation, writeResultsCsv } from "./train/ablation";
 export { buildRunConfig, writeRunConfig } from "./train/runSetup";
+export { readExperimentFile, validateExperiment, type ExperimentSpec } from "./experiment/spec";
+export { expandCells, type Cell } from "./experiment/cells";
+export { planExperiment } from "./experiment/plan";
+export { runExperiment } from "./experiment/runExperiment";
+export { experimentStatus } from "./experiment/status";
+export { collectExperiment } from "./experiment/collect";
 export { groundTruthFactors } from "./train/analysisHooks";
 export type { RunMetrics, EpochRecord, RunConfigRecord, PerUserMetrics } from "./train/runRecord";
 export * as figures from "./figures";

@@ -4,6 +4,7 @@ import { registerDataCheckCommand } from "./commands/dataCheck";
 import { registerDataSynthCommand } from "./commands/dataSynth";
 import { registerEvalCommand } from "./commands/eval";
 import { registerTrainCommands } from "./commands/train";
+import { registerExperimentCommands } from "./commands/experiment";
 import { registerBenchCommands } from "./commands/bench";
 import { registerFiguresCommand } from "./commands/figures";
 
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
   registerDataSynthCommand(data);
   registerEvalCommand(program);
   registerTrainCommands(program);
+  registerExperimentCommands(program);
   registerBenchCommands(program);
   registerFiguresCommand(program);
   exitOverrideEverywhere(program);

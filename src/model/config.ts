@@ -219,18 +219,32 @@ function parseValue(key: keyof SeaConfig, raw: string, where: string): unknown {
   }
 }
 
+/**
+ * One config value as it arrives from a JSON/YAML file (a number, string, list or name → weight map), checked
+ * and converted to its key's type, as `resolveConfig` would store it; `where` names the field in errors.
+ * Unknown keys are an error too.
+ */
+export function parseConfigEntry(key: string, value: unknown, where: string): unknown {
+  if (!isConfigKey(key)) throw new SeaError(`unknown config key "${key}" (known: ${Object.keys(KINDS).join(", ")})`, { where });
+  return parseValue(key, configValueText(value), where);
+}
+
+/** The `--set` text form of a value read from JSON: lists joined by commas, maps as name:weight pairs. */
+function configValueText(value: unknown): string {
+  return Array.isArray(value)
+    ? value.join(",")
+    : value !== null && typeof value === "object"
+      ? Object.entries(value as Record<string, number>).map(([k, v]) => `${k}:${v}`).join(",")
+      : String(value);
+}
+
 /** Merges overrides (from a JSON file or --set) into the defaults, checking every key and value. */
 export function resolveConfig(...overrides: Partial<Record<string, unknown>>[]): SeaConfig {
   const config: SeaConfig = { ...DEFAULT_CONFIG, itemGraphWeights: { ...DEFAULT_CONFIG.itemGraphWeights }, ks: [...DEFAULT_CONFIG.ks] };
   for (const o of overrides) {
     for (const [key, value] of Object.entries(o)) {
       if (!isConfigKey(key)) throw new SeaError(`unknown config key "${key}"`, { where: "config" });
-      const text = Array.isArray(value)
-        ? value.join(",")
-        : value !== null && typeof value === "object"
-          ? Object.entries(value as Record<string, number>).map(([k, v]) => `${k}:${v}`).join(",")
-          : String(value);
-      Object.assign(config, { [key]: parseValue(key, text, `config.${key}`) });
+      Object.assign(config, { [key]: parseValue(key, configValueText(value), `config.${key}`) });
     }
   }
   validateConfig(config);

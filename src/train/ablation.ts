@@ -4,12 +4,14 @@ import type { Dataset } from "../data/types";
 import type { SeaConfig } from "../model/config";
 import type { BackendInfo } from "../backend/select";
 import { trainRun } from "./trainer";
+import { withRunLock } from "./runLock";
 import { buildRunConfig, writeRunConfig, assertSameConfig } from "./runSetup";
 import type { GroundTruthFactors } from "./analysisHooks";
 import type { PerUserMetrics, RunMetrics } from "./runRecord";
 import { compareVariantsPerUser, type VariantComparison } from "../analysis/significance";
 import { writeFileAtomic } from "../util/atomicWrite";
 import { meanStd } from "../analysis/descriptive";
+import { SeaError } from "../util/errors";
 
 export interface AblationOptions {
   readonly dataset: Dataset;
@@ -29,6 +31,8 @@ export interface AblationRun {
   readonly seed: number;
   readonly dir: string;
   readonly metrics: RunMetrics;
+  /** Further results.csv columns (an experiment's axes: dataset, config set, grid keys) → value. */
+  readonly labels?: Readonly<Record<string, string>>;
 }
 
 export function runDirFor(outDir: string, variant: string, seed: number): string {
@@ -58,7 +62,10 @@ export async function runAblation(options: AblationOptions): Promise<AblationRun
       if (!options.quiet) process.stderr.write(`[${index}/${total}] ${variant} seed ${seed}\n`);
       fs.mkdirSync(dir, { recursive: true });
       if (!fs.existsSync(path.join(dir, "config.json"))) writeRunConfig(dir, config, variant, options.dataset, options.backend);
-      const metrics = await trainRun({ dataset: options.dataset, config, variant, outDir: dir, resume: true, groundTruth: options.groundTruth, quiet: options.quiet });
+      // The run lock keeps a concurrent `sea experiment run` (or another notebook) off this run meanwhile.
+      const metrics = await withRunLock(dir, {}, (lock) =>
+        trainRun({ dataset: options.dataset, config, variant, outDir: dir, resume: true, groundTruth: options.groundTruth, quiet: options.quiet, onEpoch: () => lock.heartbeat() }),
+      );
       runs.push({ variant, seed, dir, metrics });
       writeResultsCsv(options.outDir, runs);
     }
@@ -67,26 +74,36 @@ export async function runAblation(options: AblationOptions): Promise<AblationRun
   return runs;
 }
 
-function readFinishedMetrics(dir: string, epochs: number): RunMetrics | null {
+/** A run folder's metrics when the run is finished (stopped early, or reached `epochs`); null otherwise. */
+export function readFinishedMetrics(dir: string, epochs: number): RunMetrics | null {
   const file = path.join(dir, "metrics.json");
   if (!fs.existsSync(file)) return null;
-  const m = JSON.parse(fs.readFileSync(file, "utf8")) as RunMetrics;
+  let m: RunMetrics;
+  try {
+    m = JSON.parse(fs.readFileSync(file, "utf8")) as RunMetrics;
+  } catch (e) {
+    throw new SeaError(`not valid JSON (${(e as Error).message}); delete the run folder to train it again`, { where: file, cause: e });
+  }
   const done = m.stopReason === "early-stop" || (m.stopReason === "epochs" && m.epochs.length >= epochs);
   return done ? m : null;
 }
 
 const CSV_METRICS = ["recall@10", "recall@20", "ndcg@10", "ndcg@20", "precision@10", "precision@20", "map@10", "map@20"];
 
-/** results.csv: one row per variant × seed, test metrics at the best valid epoch, plus recovery on synthetic data. */
-export function writeResultsCsv(outDir: string, runs: readonly AblationRun[]): void {
+/**
+ * results.csv: one row per run (variant × seed, and an experiment's other axes in `labelColumns`, first), test
+ * metrics at the best valid epoch, plus recovery on synthetic data.
+ */
+export function writeResultsCsv(outDir: string, runs: readonly AblationRun[], labelColumns: readonly string[] = []): void {
   const recoveryKeys = [...new Set(runs.flatMap((r) => Object.keys(r.metrics.recovery ?? {})))].sort();
-  const header = ["variant", "seed", "best_epoch", "epochs_run", "stop_reason", "valid_recall@20", ...CSV_METRICS.map((m) => `test_${m}`), ...recoveryKeys.map((k) => `recovery:${k}`), "seconds"];
+  const header = [...labelColumns, "variant", "seed", "best_epoch", "epochs_run", "stop_reason", "valid_recall@20", ...CSV_METRICS.map((m) => `test_${m}`), ...recoveryKeys.map((k) => `recovery:${k}`), "seconds"];
   const lines = [header.join(",")];
   for (const r of runs) {
     const m = r.metrics;
     const seconds = m.epochs.reduce((s, e) => s + e.seconds, 0);
     lines.push(
       [
+        ...labelColumns.map((c) => csvField(r.labels?.[c] ?? "")),
         r.variant,
         r.seed,
         m.bestEpoch,
@@ -100,6 +117,11 @@ export function writeResultsCsv(outDir: string, runs: readonly AblationRun[]): v
     );
   }
   writeFileAtomic(path.join(outDir, "results.csv"), lines.join("\n") + "\n");
+}
+
+/** A text field, quoted when it holds a comma, quote or newline (RFC 4180). */
+function csvField(text: string): string {
+  return /[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
 function fmt(v: number | undefined): string {

@@ -89,4 +89,21 @@ export interface RunConfigRecord {
   packageVersion: string;
   node: string;
   startedAt: string;
+  /** Set when the run is a cell of an experiment (`sea experiment run`; src/experiment/provenance.ts). */
+  experiment?: RunProvenance;
+}
+
+/** Which experiment definition and cell a run belongs to. */
+export interface RunProvenance {
+  /** The experiment's name. */
+  name: string;
+  /** The experiment file, absolute ("" for experiments built by `sea ablate` from its flags). */
+  file: string;
+  /** Fingerprint of the experiment's definition (what decides its cells and their results). */
+  fingerprint: string;
+  /** The cell's id (its run folder relative to the experiment's output folder) and index. */
+  cell: string;
+  index: number;
+  /** BLAS and addon threads the cell runs with (its last bits depend on it). */
+  threadsPerCell: number;
 }

@@ -5,7 +5,7 @@ import { resolveConfig, parseOverride, type SeaConfig } from "../model/config";
 import { variantOverrides } from "../model/variants";
 import { SeaError } from "../util/errors";
 import { writeJsonAtomic } from "../util/atomicWrite";
-import type { RunConfigRecord } from "./runRecord";
+import type { RunConfigRecord, RunProvenance } from "./runRecord";
 import type { BackendInfo } from "../backend/select";
 
 /** Where a config comes from, lowest precedence first: variant, JSON file, --set pairs, explicit flags. */
@@ -24,7 +24,8 @@ export function buildRunConfig(sources: ConfigSources): SeaConfig {
   return resolveConfig(...layers);
 }
 
-function readConfigFile(file: string): Record<string, unknown> {
+/** A JSON file of config values (`--config`): an object, read and parsed; errors name the file. */
+export function readConfigFile(file: string): Record<string, unknown> {
   let text: string;
   try {
     text = fs.readFileSync(file, "utf8");
@@ -46,8 +47,18 @@ export function packageVersion(): string {
   return pkg.version;
 }
 
-/** Records config, seed, backend, package version and data fingerprint next to the run's results. */
-export function writeRunConfig(outDir: string, config: SeaConfig, variant: string, dataset: Dataset, backend: BackendInfo): RunConfigRecord {
+/**
+ * Records config, seed, backend, package version and data fingerprint next to the run's results (and, for a cell
+ * of an experiment, which experiment definition and cell it is).
+ */
+export function writeRunConfig(
+  outDir: string,
+  config: SeaConfig,
+  variant: string,
+  dataset: Dataset,
+  backend: BackendInfo,
+  experiment?: RunProvenance,
+): RunConfigRecord {
   const record: RunConfigRecord = {
     config: { ...config },
     variant,
@@ -57,6 +68,7 @@ export function writeRunConfig(outDir: string, config: SeaConfig, variant: strin
     packageVersion: packageVersion(),
     node: process.version,
     startedAt: new Date().toISOString(),
+    ...(experiment ? { experiment } : {}),
   };
   writeJsonAtomic(path.join(outDir, "config.json"), record);
   return record;

@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { registerKernelBench } from "../../../bench/kernels";
 import { registerEvalBench } from "../../../bench/eval";
 import { registerStepBench } from "../../../bench/step";
+import { registerSweepBench } from "../../../bench/sweep";
 
 /** `sea bench …`: the benchmark programs live in bench/; each registers its own subcommand. */
 export function registerBenchCommands(program: Command): void {
@@ -9,4 +10,5 @@ export function registerBenchCommands(program: Command): void {
   registerKernelBench(bench);
   registerEvalBench(bench);
   registerStepBench(bench);
+  registerSweepBench(bench);
 }

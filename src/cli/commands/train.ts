@@ -1,13 +1,20 @@
 import type { Command } from "commander";
 import * as path from "node:path";
-import { selectBackend } from "../../backend/select";
+import { BACKEND_NAMES, selectBackend } from "../../backend/select";
 import { loadDatasetArg } from "../../data/resolveDataset";
 import { VARIANTS, VARIANT_NAMES } from "../../model/variants";
 import { trainRun } from "../../train/trainer";
-import { buildRunConfig, writeRunConfig, assertSameConfig } from "../../train/runSetup";
-import { runAblation, summariseAblation } from "../../train/ablation";
+import { buildRunConfig, writeRunConfig, assertSameConfig, readConfigFile } from "../../train/runSetup";
+import { readFinishedMetrics, summariseAblation } from "../../train/ablation";
+import { withRunLock } from "../../train/runLock";
+import { loadCellContext, useCellThreads, cellProvenance, clearCellFailure, recordCellFailure } from "../../experiment/cellRun";
+import { SLURM_AWARE_LOCK_OPTIONS } from "../../experiment/slurmQueue";
 import { groundTruthFactors } from "../../train/analysisHooks";
 import { SeaError } from "../../util/errors";
+import { parseOverride } from "../../model/config";
+import { ablationExperiment } from "../../experiment/ablationExperiment";
+import { runExperiment } from "../../experiment/runExperiment";
+import { collectAfterLocalRun } from "./experiment";
 
 interface CommonOptions {
   dataset: string;
@@ -58,9 +65,17 @@ export function registerTrainCommands(program: Command): void {
       .description("train one variant; writes config.json, metrics.json, per_user.json, embeddings/ and a checkpoint to --out")
       .option("--variant <name>", `one of ${VARIANT_NAMES.join(", ")}`, "sea")
       .option("--seed <n>", "random seed (default: config, 999)")
-      .option("--resume", "continue from --out/checkpoint.bin"),
-  ).action(async (opts: CommonOptions & { variant: string; seed?: string; resume?: boolean }) => {
+      .option("--resume", "continue from --out/checkpoint.bin")
+      .option("--experiment <experiment.json>", "train a cell of an experiment: its frozen definition (written by `sea experiment run`)")
+      .option("--cell <index>", "with --experiment: which cell"),
+  ).action(async (opts: CommonOptions & { variant: string; seed?: string; resume?: boolean; experiment?: string; cell?: string }) => {
+    if ((opts.experiment === undefined) !== (opts.cell === undefined)) throw new SeaError("--experiment and --cell go together", { where: opts.experiment ? "--cell" : "--experiment" });
+    const cell = opts.experiment !== undefined ? loadCellContext(opts.experiment, opts.cell!, { out: opts.out, variant: opts.variant, datasetDir: opts.dataset }) : null;
+    if (cell) useCellThreads(cell);
     const backend = await selectBackend({ backend: opts.backend });
+    if (cell && backend.native && backend.threads !== cell.frozen.threadsPerCell) {
+      throw new SeaError(`the native kernels run ${backend.threads} threads, the experiment's cells ${cell.frozen.threadsPerCell}`, { where: opts.experiment });
+    }
     const dataset = await loadDatasetArg(opts.dataset);
     const config = buildRunConfig({
       variant: opts.variant,
@@ -68,9 +83,34 @@ export function registerTrainCommands(program: Command): void {
       sets: opts.set,
       explicit: { seed: positiveInt(opts.seed, "--seed"), epochs: positiveInt(opts.epochs, "--epochs") },
     });
-    assertSameConfig(opts.out, config, dataset.fingerprint);
-    writeRunConfig(opts.out, config, opts.variant, dataset, backend);
-    const metrics = await trainRun({ dataset, config, variant: opts.variant, outDir: opts.out, resume: opts.resume ?? false, groundTruth: groundTruthFactors(dataset) });
+    // Only one process trains a run folder at a time (a second `sea train`, a local worker, a SLURM task).
+    const metrics = await withRunLock(opts.out, SLURM_AWARE_LOCK_OPTIONS, async (lock) => {
+      if (cell) {
+        clearCellFailure(opts.out);
+        const finished = readFinishedMetrics(opts.out, config.epochs);
+        if (finished) {
+          assertSameConfig(opts.out, config, dataset.fingerprint);
+          process.stderr.write(`cell ${cell.cell.index} (${cell.cell.id}) finished earlier; kept\n`);
+          return finished;
+        }
+      }
+      try {
+        assertSameConfig(opts.out, config, dataset.fingerprint);
+        writeRunConfig(opts.out, config, opts.variant, dataset, backend, cell ? cellProvenance(cell) : undefined);
+        return await trainRun({
+          dataset,
+          config,
+          variant: opts.variant,
+          outDir: opts.out,
+          resume: opts.resume ?? false,
+          groundTruth: groundTruthFactors(dataset),
+          onEpoch: () => lock.heartbeat(),
+        });
+      } catch (e) {
+        if (cell) recordCellFailure(opts.out, e);
+        throw e;
+      }
+    });
     const t = metrics.best.test;
     process.stdout.write(
       `${opts.variant}: best epoch ${metrics.bestEpoch} (${metrics.stopReason}); test ` +
@@ -82,29 +122,35 @@ export function registerTrainCommands(program: Command): void {
   addCommon(
     program
       .command("ablate")
-      .description("run a variant × seed grid (resumable), write results.csv and print mean ± std with significance against sea")
+      .description("run a variant × seed grid (resumable, in parallel worker processes), write results.csv and print mean ± std with significance against sea")
       .option("--variants <list>", "comma-separated variants", VARIANT_NAMES.join(","))
-      .option("--seeds <list>", "comma-separated seeds", "1,2,3"),
-  ).action(async (opts: CommonOptions & { variants: string; seeds: string }) => {
+      .option("--seeds <list>", "comma-separated seeds", "1,2,3")
+      .option("--jobs <n>", "worker processes (default: cores ÷ --threads-per-cell)")
+      .option("--threads-per-cell <n>", "BLAS/addon threads of each run (results depend on it in the last bits)", "1")
+      .option("--force", "also use finished runs of another experiment definition in the table"),
+  ).action(async (opts: CommonOptions & { variants: string; seeds: string; jobs?: string; threadsPerCell: string; force?: boolean }) => {
+    // A thin front: the grid is a one-dataset experiment (src/experiment), run by the local executor.
     const variants = variantList(opts.variants);
     const seeds = intList(opts.seeds, "--seeds");
-    const backend = await selectBackend({ backend: opts.backend });
-    const dataset = await loadDatasetArg(opts.dataset);
-    const runs = await runAblation({
-      dataset,
-      variants,
-      seeds,
-      outDir: opts.out,
-      backend,
-      configFile: opts.config,
-      sets: opts.set,
-      explicit: { epochs: positiveInt(opts.epochs, "--epochs") },
-      groundTruth: groundTruthFactors(dataset),
-    });
+    const jobs = positiveInt(opts.jobs, "--jobs");
+    const threadsPerCell = positiveInt(opts.threadsPerCell, "--threads-per-cell");
+    if (jobs === 0 || threadsPerCell === 0) throw new SeaError("must be at least 1", { where: jobs === 0 ? "--jobs" : "--threads-per-cell" });
+    if (opts.backend !== undefined) {
+      if (!(BACKEND_NAMES as readonly string[]).includes(opts.backend)) throw new SeaError(`unknown backend '${opts.backend}' (expected one of: ${BACKEND_NAMES.join(", ")})`, { where: "--backend" });
+      process.env.SEA_BACKEND = opts.backend; // each run's `sea train` process reads it
+    }
+    const set: Record<string, unknown> = { ...(opts.config ? readConfigFile(opts.config) : {}) };
+    for (const pair of opts.set) Object.assign(set, parseOverride(pair));
+    const epochs = positiveInt(opts.epochs, "--epochs");
+    if (epochs !== undefined) set.epochs = epochs;
+    const spec = ablationExperiment({ dataset: opts.dataset, variants, seeds, set, threadsPerCell: threadsPerCell ?? 1, out: opts.out });
+    const result = await runExperiment({ spec, file: "", label: "sea ablate" }, { executor: "local", ...(jobs !== undefined ? { jobs } : {}) });
+    const collected = collectAfterLocalRun(result.plan, result.outcomes, { acceptRunsWithoutProvenance: true, force: opts.force ?? false });
+    for (const note of collected.notes) process.stderr.write(`note: ${note}\n`);
     // Loaded only now: danfojs-node brings ~100 modules (mathjs, tfjs-node, …) whose heap made every training
     // step's garbage collection about twice as long (a Baby-shaped step ~15% slower) when loaded at start-up.
     // (require, not import(): under tsx a dynamic import goes through the ESM loader, which does not resolve .ts.)
     const { renderAblationTable } = require("../../train/ablationTable") as typeof import("../../train/ablationTable");
-    process.stdout.write(renderAblationTable(summariseAblation(runs)) + `\nresults.csv and run folders in ${path.resolve(opts.out)}\n`);
+    process.stdout.write(renderAblationTable(summariseAblation(collected.runs)) + `\nresults.csv and run folders in ${result.plan.layout.outputDir}\n`);
   });
 }
