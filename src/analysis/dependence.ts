@@ -133,10 +133,38 @@ const SCATTER_BLOCKS = 200;
  * resample of items; with n ≤ SCATTER_BLOCKS every block is one item and this is the item bootstrap exactly.
  */
 export function bootstrapScatterStatistic(joint: JointColumns, statistic: (scatter: Float64Array) => number, options: StatisticBootstrapOptions): StatisticInterval {
-  const blocks = scatterBlocks(joint, Math.min(joint.n, SCATTER_BLOCKS), deriveSeed(options.seed, 31));
-  const result = bootstrapStatistic(blocks.count.length, (chosen) => statistic(blockScatter(blocks, chosen)), options);
-  // The reported estimate is the point estimate's own arithmetic (centred rows), not the moments' (which agree to ~1e-15).
-  return { ...result, estimate: statistic(centredScatter(joint, null)) };
+  return new ScatterBootstrap(joint, options).interval(statistic);
+}
+
+/**
+ * bootstrapScatterStatistic for several statistics of one pair: the blocks and each resample's scatter are computed
+ * once and shared (Gaussian MI and CKA of the same parts in the MI panel), with the same resamples for every
+ * statistic, so each one's interval is the one bootstrapScatterStatistic would give.
+ */
+export class ScatterBootstrap {
+  private readonly blocks: ScatterBlocks;
+  private readonly scatters = new Map<string, Float64Array>();
+  private fullScatter: Float64Array | null = null;
+
+  constructor(
+    private readonly joint: JointColumns,
+    private readonly options: StatisticBootstrapOptions,
+  ) {
+    this.blocks = scatterBlocks(joint, Math.min(joint.n, SCATTER_BLOCKS), deriveSeed(options.seed, 31));
+  }
+
+  interval(statistic: (scatter: Float64Array) => number): StatisticInterval {
+    const scatterOf = (chosen: Int32Array): Float64Array => {
+      const key = chosen.join(",");
+      let s = this.scatters.get(key);
+      if (!s) this.scatters.set(key, (s = blockScatter(this.blocks, chosen)));
+      return s;
+    };
+    const result = bootstrapStatistic(this.blocks.count.length, (chosen) => statistic(scatterOf(chosen)), this.options);
+    // The reported estimate is the point estimate's own arithmetic (centred rows), not the moments' (which agree to ~1e-15).
+    this.fullScatter ??= centredScatter(this.joint, null);
+    return { ...result, estimate: statistic(this.fullScatter) };
+  }
 }
 
 interface ScatterBlocks {
@@ -199,7 +227,7 @@ function blockScatter(blocks: ScatterBlocks, chosen: Int32Array): Float64Array {
 }
 
 /** CKA from the joint scatter's blocks: ‖S_xy‖²_F / (‖S_xx‖_F ‖S_yy‖_F). */
-function ckaFromScatter(s: Float64Array, dx: number, dy: number): number {
+export function ckaFromScatter(s: Float64Array, dx: number, dy: number): number {
   const d = dx + dy;
   let xx = 0;
   let yy = 0;

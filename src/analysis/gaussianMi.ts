@@ -1,8 +1,8 @@
 import { SeaError } from "../util/errors";
 import { digamma } from "./ksg";
 import { symmetricEigenvalues } from "./symmetricEigen";
-import { type MiEstimate, type StatisticBootstrapOptions } from "./bootstrap";
-import { bootstrapScatterStatistic, centredScatter, checkPair, joinColumns, type JointColumns } from "./dependence";
+import { type MiEstimate, type StatisticBootstrapOptions, type StatisticInterval } from "./bootstrap";
+import { bootstrapScatterStatistic, centredScatter, checkPair, ckaFromScatter, joinColumns, ScatterBootstrap, type JointColumns } from "./dependence";
 
 /*
  * Gaussian (canonical-correlation) mutual information of two representation parts: the MI of the Gaussian with the
@@ -69,6 +69,29 @@ function point(who: string, joint: JointColumns, ridge: number): GaussianMiPoint
     throw new SeaError(`the correlation matrix is not positive definite even with ridge ${ridge}; increase it`, { where: `${who}.ridge` });
   }
   return { estimate, canonicalCorrelations: canonicalCorrelations(r, dx, dy), expectedBias: gaussianMiExpectedBias(n, dx, dy), rows: n };
+}
+
+/**
+ * Gaussian MI and linear CKA of one pair from one joint scatter and one set of bootstrap resamples (ScatterBootstrap):
+ * what estimateGaussianMi and estimateLinearCka report, for the cost of one of them. The MI panel measures both.
+ */
+export function estimateLinearDependence(
+  x: Float32Array,
+  y: Float32Array,
+  n: number,
+  dx: number,
+  dy: number,
+  options: GaussianMiOptions & StatisticBootstrapOptions,
+): { gaussian: MiEstimate; cka: MiEstimate } {
+  const ridge = checkGaussian("estimateLinearDependence", x, y, n, dx, dy, options);
+  const joint = joinColumns(x, y, n, dx, dy);
+  point("estimateLinearDependence", joint, ridge); // fails loudly if not positive definite
+  const resamples = new ScatterBootstrap(joint, options);
+  const summary = (r: StatisticInterval): MiEstimate => ({ estimate: r.estimate, interval: { lo: r.lo, hi: r.hi }, rows: n });
+  return {
+    gaussian: summary(resamples.interval((scatter) => miFromCorrelation(correlation(scatter, dx + dy, ridge), dx, dy))),
+    cka: summary(resamples.interval((scatter) => ckaFromScatter(scatter, dx, dy))),
+  };
 }
 
 /**

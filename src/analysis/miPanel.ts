@@ -2,8 +2,7 @@ import * as tf from "@tensorflow/tfjs";
 import { takeData } from "../util/takeData";
 import { estimateClubMi, estimateInfoNceMi } from "./mi";
 import { estimateKsgMi } from "./ksg";
-import { estimateGaussianMi } from "./gaussianMi";
-import { estimateLinearCka } from "./dependence";
+import { estimateLinearDependence } from "./gaussianMi";
 import type { MiEstimate } from "./bootstrap";
 import { applyLinearMap, fitDistanceMaps, type DistanceMapFitOptions, type LinearMap } from "./distanceMaps";
 import { holdoutSplit } from "./linearProbe";
@@ -118,6 +117,15 @@ function panelJobs(parts: readonly ModalityParts[], ownMaps: readonly DistanceMa
   const seed = deriveSeed(s.seed, 13);
   const interval = { resamples: s.resamples };
   const jobs: PairJob[] = [];
+  // Gaussian MI and CKA of the same pair share one scatter and its resamples (keyed by the pair's arrays).
+  const linearOf = new WeakMap<Float32Array, WeakMap<Float32Array, ReturnType<typeof estimateLinearDependence>>>();
+  const linear = (a: Float32Array, b: Float32Array, n: number, da: number, db: number): ReturnType<typeof estimateLinearDependence> => {
+    const byB = linearOf.get(a) ?? new WeakMap();
+    linearOf.set(a, byB);
+    let r = byB.get(b);
+    if (!r) byB.set(b, (r = estimateLinearDependence(a, b, n, da, db, { seed, ...interval })));
+    return r;
+  };
   const projected = parts.map((p, i) => ({
     generic: randomProjection(p.generic, p.n, p.genericDim, s.partDim, deriveSeed(s.seed, 11, i, 0)),
     unique: randomProjection(p.unique, p.n, p.uniqueDim, s.partDim, deriveSeed(s.seed, 11, i, 1)),
@@ -151,8 +159,8 @@ function panelJobs(parts: readonly ModalityParts[], ownMaps: readonly DistanceMa
     });
     const g = projected[i]!.generic;
     const u = projected[i]!.unique;
-    jobs.push({ key: `gaussian:${p.name}`, x: g, y: u, n: p.n, estimate: (a, b, da, db) => estimateGaussianMi(a, b, p.n, da, db, { seed, ...interval }) });
-    jobs.push({ key: `cka:${p.name}`, x: g, y: u, n: p.n, estimate: (a, b, da, db) => estimateLinearCka(a, b, p.n, da, db, { seed, ...interval }) });
+    jobs.push({ key: `gaussian:${p.name}`, x: g, y: u, n: p.n, estimate: (a, b, da, db) => linear(a, b, p.n, da, db).gaussian });
+    jobs.push({ key: `cka:${p.name}`, x: g, y: u, n: p.n, estimate: (a, b, da, db) => linear(a, b, p.n, da, db).cka });
   });
   for (let a = 0; a < parts.length; a++) {
     for (let b = a + 1; b < parts.length; b++) {
@@ -166,8 +174,8 @@ function panelJobs(parts: readonly ModalityParts[], ownMaps: readonly DistanceMa
       const gb = projected[b]!.generic;
       jobs.push({ key: `infonce:generic:${pair}`, x: ga, y: gb, n, estimate: infonce });
       jobs.push({ key: `infonce:unique:${pair}`, x: projected[a]!.unique, y: projected[b]!.unique, n, estimate: infonce });
-      jobs.push({ key: `gaussian:generic:${pair}`, x: ga, y: gb, n, estimate: (x, y, dx, dy) => estimateGaussianMi(x, y, n, dx, dy, { seed, ...interval }) });
-      jobs.push({ key: `cka:generic:${pair}`, x: ga, y: gb, n, estimate: (x, y, dx, dy) => estimateLinearCka(x, y, n, dx, dy, { seed, ...interval }) });
+      jobs.push({ key: `gaussian:generic:${pair}`, x: ga, y: gb, n, estimate: (x, y, dx, dy) => linear(x, y, n, dx, dy).gaussian });
+      jobs.push({ key: `cka:generic:${pair}`, x: ga, y: gb, n, estimate: (x, y, dx, dy) => linear(x, y, n, dx, dy).cka });
     }
   }
   return jobs;
