@@ -34,7 +34,7 @@ export { DEFAULT_CONFIG, resolveConfig, parseOverride, type SeaConfig } from "./
 export { VARIANTS, VARIANT_NAMES } from "./model/variants";
 export { SeaModel } from "./model/seaModel";
 export { trainRun, createTrainingParts, TrainStep, type TrainOptions } from "./train/trainer";
-export { Adam, pytorchAdam } from "./train/adam";
+export { Adam, pytorchAdam } from "./optim/adam";
 export { runAblation, summariseAblation, writeResultsCsv } from "./train/ablation";
 export { buildRunConfig, writeRunConfig } from "./train/runSetup";
 export { readExperimentFile, validateExperiment, type ExperimentSpec } from "./experiment/spec";

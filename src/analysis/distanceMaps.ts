@@ -2,6 +2,7 @@ import * as tf from "@tensorflow/tfjs";
 import { takeData } from "../util/takeData";
 import { Club } from "../losses/club";
 import { fitClubFused, newClubAdamState } from "../losses/clubFit";
+import { Adam, pytorchAdam } from "../optim/adam";
 import { Rng, deriveSeed } from "../util/rng";
 import { SeaError } from "../util/errors";
 import { checkMatrix } from "./linearProbe";
@@ -18,10 +19,6 @@ import { checkMatrix } from "./linearProbe";
  * Variants that train the maps get theirs from the model; this gives the others maps chosen by the same pressure.
  */
 
-/** PyTorch's Adam constants (as the trainer's CLUB inner loop uses them). */
-function pytorchAdamSettings(lr: number): { lr: number; beta1: number; beta2: number; eps: number } {
-  return { lr, beta1: 0.9, beta2: 0.999, eps: 1e-8 };
-}
 
 /** A linear map x·w + b with w stored [inDim, outDim] row-major. */
 export interface LinearMap {
@@ -73,9 +70,9 @@ export function fitDistanceMaps(
   const uMap = initialMap(du, o.outDim, rng);
   const club = new Club({ xDim: o.outDim, yDim: o.outDim, hidden: o.clubHidden, seed: deriveSeed(o.seed, 2), name: "fittedMapsClub" });
   const mapVars = [gMap.w, gMap.b, uMap.w, uMap.b];
-  const mapOptimizer = tf.train.adam(o.lr);
+  const mapOptimizer = new Adam(mapVars.map((variable, i) => ({ name: `map${i}`, variable })), pytorchAdam(o.lr));
   const qState = newClubAdamState(club);
-  const qSettings = { steps: o.qSteps, ...pytorchAdamSettings(o.lr) };
+  const qSettings = { steps: o.qSteps, ...pytorchAdam(o.lr) };
   const gAll = tf.tensor2d(standardised(generic, dg, rows, gStats), [rows.length, dg]);
   const uAll = tf.tensor2d(standardised(unique, du, rows, uStats), [rows.length, du]);
   const batchRng = new Rng(deriveSeed(o.seed, 3));
@@ -88,7 +85,9 @@ export function fitDistanceMaps(
         const index = tf.tensor1d(batch, "int32");
         const gb = tf.gather(gAll, index) as tf.Tensor2D;
         const ub = tf.gather(uAll, index) as tf.Tensor2D;
-        mapOptimizer.minimize(() => club.upperBound(applyMap(gb, gMap), applyMap(ub, uMap), perm), false, mapVars);
+        const { value, grads } = tf.variableGrads(() => club.upperBound(applyMap(gb, gMap), applyMap(ub, uMap), perm), mapVars);
+        mapOptimizer.apply(grads);
+        value.dispose();
         return [applyMap(gb, gMap), applyMap(ub, uMap)];
       });
       const pair = { x: takeData(x), y: takeData(y) };

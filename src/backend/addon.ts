@@ -86,7 +86,7 @@ export interface SeaNativeAddon {
    */
   solosimForwardBackward(a: Float32Array, b: Float32Array, n: number, d: number, invTau: number, dA: Float32Array, dB: Float32Array): number;
   /**
-   * One Adam step of one parameter array (native/src/adam.cc; the twin is hostAdamUpdate in src/train/adam.ts):
+   * One Adam step of one parameter array (native/src/adam.cc; the twin is hostAdamUpdate in src/optim/adam.ts):
    * m and v in place, the new parameters written to `out`; stepSize = lr/(1−β₁ᵗ), invCorrection2 = 1/(1−β₂ᵗ).
    */
   adamUpdate(

@@ -1,13 +1,10 @@
 import * as fs from "node:fs";
 import { writeFileAtomic } from "../util/atomicWrite";
 import { SeaError } from "../util/errors";
+import type { SavedTensor } from "../util/savedTensor";
 
-/** A named float32 array with its shape: parameters, optimiser moments, CLUB weights. */
-export interface SavedTensor {
-  readonly name: string;
-  readonly shape: number[];
-  readonly values: Float32Array;
-}
+/** A named float32 array with its shape: parameters, optimiser moments, CLUB weights (defined in util, shared with optim/adam.ts). */
+export type { SavedTensor };
 
 const MAGIC = "SEACKPT1";
 

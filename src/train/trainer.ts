@@ -16,7 +16,7 @@ import { Progress, formatSeconds } from "../util/progress";
 import { SeaError } from "../util/errors";
 import { writeJsonAtomic } from "../util/atomicWrite";
 import { saveCheckpoint, loadCheckpoint, type SavedTensor } from "./checkpoint";
-import { Adam, pytorchAdam } from "./adam";
+import { Adam, pytorchAdam } from "../optim/adam";
 import type { EpochRecord, MetricValues, RunMetrics, PerUserMetrics } from "./runRecord";
 import { measureEpochMi, type GroundTruthFactors, measureRecovery } from "./analysisHooks";
 import { writeRunEmbeddings, readAnalysisParts, type PartArrays, type ScoringEmbeddings } from "./embeddingsExport";

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { Adam, hostAdamUpdate, pytorchAdam, type AdamStorage } from "../../src/train/adam";
+import { Adam, hostAdamUpdate, pytorchAdam, type AdamStorage } from "../../src/optim/adam";
 import { availableAddon, NATIVE_SKIP, randomArray } from "../backend/helpers";
 import type { SavedTensor } from "../../src/train/checkpoint";
 import { Rng } from "../../src/util/rng";

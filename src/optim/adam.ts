@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { SeaError } from "../util/errors";
-import type { SavedTensor } from "./checkpoint";
+import type { SavedTensor } from "../util/savedTensor";
 import { lookUpNativeFunction, type SeaNativeAddon } from "../backend/addon";
 import { ownsHostStorage } from "../backend/cpuBackendAccess";
 
