@@ -4,6 +4,7 @@ import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { csvWithoutSeconds, runContents } from "../experiment/runContents";
 
 const REPO = path.resolve(__dirname, "../..");
 const SEA = path.join(REPO, "bin/sea.js");
@@ -28,27 +29,6 @@ set: {batchSize: 256, clubSteps: 5, miSteps: 30, miEvery: 2, evalBatchSize: 128}
 ${extra}`,
   );
   return file;
-}
-
-/** metrics.json without wall-clock seconds, and per_user.json, of every run folder under `root`. */
-function runContents(root: string): Map<string, string> {
-  const out = new Map<string, string>();
-  const visit = (dir: string): void => {
-    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-      const p = path.join(dir, e.name);
-      if (e.isDirectory() && !e.name.startsWith(".")) visit(p);
-      else if (e.name === "metrics.json") out.set(path.relative(root, p), JSON.stringify(JSON.parse(fs.readFileSync(p, "utf8")), (k, v: unknown) => (k === "seconds" ? undefined : v)));
-      else if (e.name === "per_user.json") out.set(path.relative(root, p), fs.readFileSync(p, "utf8"));
-    }
-  };
-  visit(root);
-  return out;
-}
-
-function csvWithoutSeconds(file: string): string {
-  const rows = fs.readFileSync(file, "utf8").trim().split("\n").map((r) => r.split(","));
-  const drop = rows[0]!.indexOf("seconds");
-  return rows.map((r) => r.filter((_, i) => i !== drop).join(",")).join("\n");
 }
 
 async function waitFor<T>(what: string, timeoutMs: number, probe: () => T | null): Promise<T> {
