@@ -1,4 +1,4 @@
-// clubUpperBoundGrad: the CLUB upper bound term of the encoder's loss (DESIGN §1 "Distance") and its gradient
+// clubUpperBoundGrad: the CLUB upper bound term of the encoder's loss (docs/method.md §3.3) and its gradient
 // wrt the encoder's maps x (generic) and y (unique) in one call, instead of ~100 small tfjs kernels forward and
 // backward per step. The CLUB net's weights are constants here: the encoder's optimiser never updates them
 // (the net trains in clubFitAdam, club_fit.cc). The TypeScript twin, which must stay in step with this file,

@@ -1,4 +1,4 @@
-// clubFitAdam: the CLUB network's whole inner training loop (DESIGN §1 "Distance": after each encoder step,
+// clubFitAdam: the CLUB network's whole inner training loop (docs/method.md §3.4: after each encoder step,
 // `steps` Adam steps of q(y|x)'s negative log-likelihood on detached pairs) in one call, so the trainer does
 // not pay tfjs's per-op overhead 50 times per step. The TypeScript twin, which must stay in step with this
 // file, is clubFitAdamJs in src/losses/clubFit.ts; the network is src/losses/club.ts:

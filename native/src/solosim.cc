@@ -1,4 +1,4 @@
-// Solosim (DESIGN §1) loss and gradients in one call, without ever holding the n×n score matrix.
+// Solosim (docs/method.md §4) loss and gradients in one call, without ever holding the n×n score matrix.
 //
 //   solosimForwardBackward(a, b, n, d, invTau, dA, dB) -> loss
 //

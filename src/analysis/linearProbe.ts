@@ -18,7 +18,7 @@ type Values = Float32Array | Float64Array;
 /**
  * How well a learned part x ([n, dx], row-major) linearly recovers a target (e.g. planted factors, [n, dt]):
  * a ridge regression with intercept (not penalised) fitted on a seeded training split, scored by R² on the
- * held-out rows, DESIGN §2 "Synthetic data".
+ * held-out rows, docs/method.md §10.2.
  *
  * R² is computed per target column, 1 − SS_res/SS_tot with SS_tot around the held-out mean, and averaged
  * uniformly over the columns (each planted factor counts the same, whatever its variance); columns that are

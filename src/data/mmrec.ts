@@ -1,5 +1,5 @@
 /**
- * Loads an MMRec-format dataset folder (DESIGN.md §2): `<name>/<name>.inter` plus one `<modality>_feat.npy`
+ * Loads an MMRec-format dataset folder (README "Datasets"): `<name>/<name>.inter` plus one `<modality>_feat.npy`
  * per modality, row i of every feature matrix belonging to item i.
  */
 import * as fs from "node:fs";

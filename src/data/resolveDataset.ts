@@ -11,7 +11,7 @@ import { loadMmrecDataset } from "./mmrec";
 import { generateSynthetic, isSyntheticPreset, GROUND_TRUTH_FILE, SYNTHETIC_PRESET_NAMES, writeSynthetic, type SyntheticPreset } from "./synthetic";
 import type { Dataset } from "./types";
 
-/** The seed data/small was generated with (and the kit's default seed, DESIGN §1). */
+/** The seed data/small was generated with (and the kit's default seed, docs/method.md §1). */
 export const DEFAULT_SYNTHETIC_SEED = 999;
 
 /** The repository root: two levels above this file, both from src/data (tsx) and dist/data (build). */

@@ -1,5 +1,5 @@
 /**
- * Synthetic MMRec-format datasets with planted ground truth (DESIGN.md §2).
+ * Synthetic MMRec-format datasets with planted ground truth (docs/method.md §11).
  *
  * Generative story, per item i:
  *   cluster c_i ~ Uniform{0..C-1};  z_g(i) = (mu_{c_i} + s·e) / sqrt(1 + s²)      shared factor, dim dg
@@ -107,7 +107,7 @@ export const SYNTHETIC_PRESETS: Readonly<Record<SyntheticPreset, SyntheticConfig
       { name: "text", dim: 64, uniqueDim: 8 },
     ],
   },
-  /** Amazon Baby's shape (DESIGN §2): sizes, interaction count and feature widths, for benchmarks. */
+  /** Amazon Baby's shape (README "Datasets"): sizes, interaction count and feature widths, for benchmarks. */
   "baby-shape": {
     ...BASE,
     nUsers: 19445,

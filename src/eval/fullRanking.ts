@@ -1,5 +1,5 @@
 /**
- * Full-ranking evaluation (MMRec's protocol, DESIGN §3): every user with at least one held-out item
+ * Full-ranking evaluation (MMRec's protocol, docs/method.md §9): every user with at least one held-out item
  * and at least one train item ranks all items; the user's train items are masked (−Infinity) before
  * top-K; Recall/NDCG/Precision/MAP@K (see metrics.ts) are averaged over those users.
  *

@@ -1,5 +1,5 @@
 /**
- * Per-user ranking metrics of MMRec's full-ranking protocol (DESIGN §3), from a user's ranked list
+ * Per-user ranking metrics of MMRec's full-ranking protocol (docs/method.md §9), from a user's ranked list
  * reduced to hit flags: hits[r] = 1 when the item at rank r+1 is one of the user's held-out items.
  * With R = |held-out| and h(K) = hits in the top K:
  *   Recall@K    = h(K) / R

@@ -17,7 +17,7 @@ export const OKABE_ITO = {
   reddishPurple: "#CC79A7",
 } as const;
 
-/** The kit's variants in the order figures list them (DESIGN §1 "Ablations and baselines"). */
+/** The kit's variants in the order figures list them (docs/method.md §6). */
 export const VARIANT_ORDER: readonly string[] = ["sea", "no-club", "no-solosim", "no-both", "orthogonal", "neg-l2", "subtraction"];
 
 const VARIANT_COLOURS: Readonly<Record<string, string>> = {

@@ -2,7 +2,7 @@ import { SeaError } from "../util/errors";
 import { csrNnz, csrTranspose, type Csr } from "./csr";
 
 /**
- * The symmetric-normalised adjacency D^-1/2 A D^-1/2 of the user–item bipartite graph (DESIGN §1, the
+ * The symmetric-normalised adjacency D^-1/2 A D^-1/2 of the user–item bipartite graph (docs/method.md §5.2, the
  * graph the per-modality encoders propagate over): A = [[0, R], [Rᵀ, 0]] of size (users + items)²,
  * node order users then items (item i is node users + i), no self loops, D = row sums of A. R's stored
  * values are the edge weights (1 for a binary interaction matrix). Nodes without edges keep empty rows

@@ -1,5 +1,5 @@
 /**
- * Item–item graphs from raw item features (DESIGN §1): cosine kNN per modality, symmetric-normalised,
+ * Item–item graphs from raw item features (docs/method.md §5.4): cosine kNN per modality, symmetric-normalised,
  * then a weighted mix of the modalities' graphs (0.1 image + 0.9 text in the reference).
  *
  * Self-inclusion: like the reference (MMRec / FREEDOM-style), the top-k is taken over the full

@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 
 /**
- * BPR loss in the reference's base-2 form, −mean(log2(sigmoid(pos − neg))) (DESIGN §1), one sampled
+ * BPR loss in the reference's base-2 form, −mean(log2(sigmoid(pos − neg))) (docs/method.md §5.5), one sampled
  * negative per positive.
  *
  * Computed as mean(softplus(−(pos − neg))) / ln 2, which is the same function: −log σ(x) = softplus(−x).

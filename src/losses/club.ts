@@ -38,7 +38,7 @@ let instances = 0;
 
 /**
  * CLUB (contrastive log-ratio upper bound) with a Gaussian variational net q(y|x) = N(mu(x), diag(exp(logvar(x)))),
- * DESIGN §1 "Distance":
+ * docs/method.md §3.2–§3.3:
  *   mu(x)     = L2(ReLU(L1(x)))          L1: xDim → hidden/2, L2: hidden/2 → yDim
  *   logvar(x) = s·tanh(L4(ReLU(L3(x))))  L3: xDim → hidden/2, L4: hidden/2 → yDim
  * tanh keeps the variance within [e⁻ˢ, eˢ]; s = logvarScale is 1 in the reference.

@@ -6,7 +6,7 @@ import { nativeKernelsActive } from "../backend/kernels";
 import { readFloat32 } from "../util/takeData";
 
 /**
- * The CLUB upper bound term of the encoder's loss (Club.upperBound, DESIGN §1 "Distance") as one op: its
+ * The CLUB upper bound term of the encoder's loss (Club.upperBound, docs/method.md §3.3) as one op: its
  * forward pass computes the bound and its gradients wrt x and y in a single call on flat arrays, either
  * native/src/club_bound.cc (the addon's clubUpperBoundGrad) or `clubUpperBoundGradJs` below, its twin. The
  * tfjs composition in club.ts is ~100 small kernels forward and backward; this is one pass over the rows.

@@ -2,7 +2,7 @@ import type { Club } from "./club";
 import { lookUpNativeFunction, type SeaNativeAddon } from "../backend/addon";
 
 /**
- * The CLUB network's inner training loop (DESIGN §1 "Distance": after each encoder step, `steps` Adam steps of
+ * The CLUB network's inner training loop (docs/method.md §3.4: after each encoder step, `steps` Adam steps of
  * q(y|x)'s negative log-likelihood on the step's detached generic/unique pairs) as one call on flat arrays:
  * native/src/club_fit.cc when the addon has it, else `clubFitAdamJs` below, its twin (the same math in
  * float64; the native code computes activations in float32, as tfjs). Both replace

@@ -5,7 +5,7 @@ export type OrthogonalMode = "frobenius" | "cosine";
 
 /**
  * The prior-work baseline's orthogonality penalty between a generic part g and a unique part u
- * (both [n, d], row i = item i), DESIGN §1 "orthogonal".
+ * (both [n, d], row i = item i), docs/method.md §3.5.
  *
  * * "frobenius": ‖gᵀu‖²_F / n. gᵀu is the d_g×d_u cross-product matrix summed over rows; dividing by n
  *   makes the value a per-row average of outer-product correlations, so it does not grow with the batch.

@@ -13,7 +13,7 @@ import { lookUpNativeFunction } from "../backend/addon";
 export type SolosimPath = "auto" | "fused" | "tfjs";
 
 /**
- * Solosim loss (DESIGN §1): rows of a and b L2-normalised, S = a·bᵀ / tau, loss = −mean_i log softmax(S_i)_i,
+ * Solosim loss (docs/method.md §4): rows of a and b L2-normalised, S = a·bᵀ / tau, loss = −mean_i log softmax(S_i)_i,
  * i.e. InfoNCE in one direction with the same row of b as the positive for row i of a.
  * Takes the fused native path when it is available and the tfjs backend is "cpu" (see solosimLossWith).
  */

@@ -1,7 +1,7 @@
 import { SeaError } from "../util/errors";
 
 /**
- * Every constant of the SEA reference (DESIGN §1) as a config value. Defaults are the reference's
+ * Every constant of the SEA reference (docs/method.md §1) as a config value. Defaults are the reference's
  * (Baby log); `sea train --set key=value` overrides any of them, and unknown keys are rejected.
  */
 export interface SeaConfig {

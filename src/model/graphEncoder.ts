@@ -7,7 +7,7 @@ import { columnSums } from "../util/rowMajor";
 import { leakyReluValues } from "../backend/cpuUnary";
 
 /**
- * The per-modality graph encoders and the user-side fusion (DESIGN §1, "Graph encoder per modality" and
+ * The per-modality graph encoders and the user-side fusion (docs/method.md §5.1–§5.3, "Graph encoder per modality" and
  * "Fusion"), from each encoder's first-layer pre-activation to the fused user and item representations:
  *
  *   itemIn_m = leakyRelu(hidden_m)·W2_m + b2_m                         [N, k]

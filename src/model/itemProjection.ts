@@ -21,7 +21,7 @@ interface ConsumerLayer {
 }
 
 /**
- * One modality's square item layer E = X·W + b (d×d, DESIGN §1), split into generic = E[:, :h] and
+ * One modality's square item layer E = X·W + b (d×d, docs/method.md §2), split into generic = E[:, :h] and
  * unique = E[:, h:], together with the first linear layer of every consumer of those parts.
  *
  * W is stored as its two column blocks (W_g = W[:, :h], W_u = W[:, h:], with their biases) and a consumer

@@ -12,7 +12,7 @@ import type { Club } from "../losses/club";
 export type BprBatch = BprTriples;
 
 /**
- * The encoder's loss, DESIGN §1: BPR + alpha·Solosim + clubWeight·mean_m distance_m, returned part by
+ * The encoder's loss, docs/method.md §6: BPR + alpha·Solosim + clubWeight·mean_m distance_m, returned part by
  * part ("bpr", "solosim", "distance") plus "total". The distance is the CLUB upper bound (SEA), an
  * orthogonality penalty, or −L2 between the parts, by config.
  */

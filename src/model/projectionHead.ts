@@ -6,7 +6,7 @@ import { readFloat32, takeData } from "../util/takeData";
 import { columnSums } from "../util/rowMajor";
 
 /**
- * The Solosim projection head after its first linear layer (DESIGN §1):
+ * The Solosim projection head after its first linear layer (docs/method.md §4):
  * BN → ReLU → Linear(h→h) → BN → ReLU → Linear(h→out) → row L2-normalise, BN with batch statistics.
  */
 export interface ProjectionHeadParams {

@@ -50,7 +50,7 @@ export interface ForwardOutput {
 }
 
 /**
- * The SEA model (DESIGN §1) as one configurable module: per-modality square item layers split into
+ * The SEA model (docs/method.md §2–§6) as one configurable module: per-modality square item layers split into
  * generic/unique parts, Solosim heads, the linear maps feeding the distance term, per-modality graph
  * encoders over the user–item graph, per-user modality weights and item–item propagation. Variants
  * are configurations (see variants.ts). Parameters that no loss would reach are not allocated: heads

@@ -80,7 +80,7 @@ export interface PerUserMetrics {
 }
 
 export interface RunConfigRecord {
-  /** The resolved model/training configuration (every constant of DESIGN §1 is a key). */
+  /** The resolved model/training configuration (every constant of docs/method.md §1 is a key). */
   config: Record<string, unknown>;
   variant: string;
   seed: number;

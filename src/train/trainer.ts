@@ -47,7 +47,7 @@ interface TrainerState {
 }
 
 /**
- * Trains one SEA variant (DESIGN §1, §3): per batch one Adam step of the encoder on
+ * Trains one SEA variant (docs/method.md §8, §9): per batch one Adam step of the encoder on
  * BPR + alpha·Solosim + clubWeight·distance, then `clubSteps` Adam steps of the CLUB network on the
  * detached pairs; after each epoch a fresh inference-mode forward pass is evaluated on valid and test
  * (full ranking), MI is estimated on frozen parts, and a checkpoint is written atomically. Early stop
@@ -179,7 +179,7 @@ function trainEpoch(epoch: number, dataset: Dataset, parts: TrainingParts, optio
 }
 
 /**
- * One training step (DESIGN §1): an Adam step of the encoder on the full loss, then `clubSteps` Adam
+ * One training step (docs/method.md §8): an Adam step of the encoder on the full loss, then `clubSteps` Adam
  * steps of the CLUB network's negative log-likelihood on the step's detached generic/unique pairs.
  * Returns the loss parts, or null (parameters untouched) when the loss is NaN/Inf.
  */

@@ -14,7 +14,7 @@ interface EvalCommandOptions {
   json?: boolean;
 }
 
-/** `sea eval`: full-ranking metrics (DESIGN §3) of a saved users × items score matrix. */
+/** `sea eval`: full-ranking metrics (docs/method.md §9) of a saved users × items score matrix. */
 export function registerEvalCommand(program: Command): void {
   program
     .command("eval")
