@@ -54,21 +54,9 @@ export function estimateGaussianMi(
   dy: number,
   options: GaussianMiOptions & StatisticBootstrapOptions,
 ): GaussianMiResult {
-  const ridge = checkGaussian("estimateGaussianMi", x, y, n, dx, dy, options);
-  const joint = joinColumns(x, y, n, dx, dy);
-  const result = point("estimateGaussianMi", joint, ridge); // fails loudly if not positive definite
-  const { lo, hi } = bootstrapScatterStatistic(joint, (scatter) => miFromCorrelation(correlation(scatter, dx + dy, ridge), dx, dy), options);
+  const { joint, ridge, result } = checkedPair("estimateGaussianMi", x, y, n, dx, dy, options);
+  const { lo, hi } = bootstrapScatterStatistic(joint, miOfScatter(dx, dy, ridge), options);
   return { ...result, interval: { lo, hi } };
-}
-
-function point(who: string, joint: JointColumns, ridge: number): GaussianMiPoint {
-  const { n, dx, dy } = joint;
-  const r = correlation(centredScatter(joint, null), dx + dy, ridge);
-  const estimate = miFromCorrelation(r, dx, dy);
-  if (!Number.isFinite(estimate)) {
-    throw new SeaError(`the correlation matrix is not positive definite even with ridge ${ridge}; increase it`, { where: `${who}.ridge` });
-  }
-  return { estimate, canonicalCorrelations: canonicalCorrelations(r, dx, dy), expectedBias: gaussianMiExpectedBias(n, dx, dy), rows: n };
 }
 
 /**
@@ -83,15 +71,43 @@ export function estimateLinearDependence(
   dy: number,
   options: GaussianMiOptions & StatisticBootstrapOptions,
 ): { gaussian: MiEstimate; cka: MiEstimate } {
-  const ridge = checkGaussian("estimateLinearDependence", x, y, n, dx, dy, options);
-  const joint = joinColumns(x, y, n, dx, dy);
-  point("estimateLinearDependence", joint, ridge); // fails loudly if not positive definite
+  const { joint, ridge } = checkedPair("estimateLinearDependence", x, y, n, dx, dy, options);
   const resamples = new ScatterBootstrap(joint, options);
   const summary = (r: StatisticInterval): MiEstimate => ({ estimate: r.estimate, interval: { lo: r.lo, hi: r.hi }, rows: n });
   return {
-    gaussian: summary(resamples.interval((scatter) => miFromCorrelation(correlation(scatter, dx + dy, ridge), dx, dy))),
+    gaussian: summary(resamples.interval(miOfScatter(dx, dy, ridge))),
     cka: summary(resamples.interval((scatter) => ckaFromScatter(scatter, dx, dy))),
   };
+}
+
+/** Checks the pair and the ridge, joins the columns, and computes the point estimate (which fails loudly if not positive definite). */
+function checkedPair(
+  who: string,
+  x: Float32Array,
+  y: Float32Array,
+  n: number,
+  dx: number,
+  dy: number,
+  options: GaussianMiOptions,
+): { joint: JointColumns; ridge: number; result: GaussianMiPoint } {
+  const ridge = checkGaussian(who, x, y, n, dx, dy, options);
+  const joint = joinColumns(x, y, n, dx, dy);
+  return { joint, ridge, result: point(who, joint, ridge) };
+}
+
+function point(who: string, joint: JointColumns, ridge: number): GaussianMiPoint {
+  const { n, dx, dy } = joint;
+  const r = correlation(centredScatter(joint, null), dx + dy, ridge);
+  const estimate = miFromCorrelation(r, dx, dy);
+  if (!Number.isFinite(estimate)) {
+    throw new SeaError(`the correlation matrix is not positive definite even with ridge ${ridge}; increase it`, { where: `${who}.ridge` });
+  }
+  return { estimate, canonicalCorrelations: canonicalCorrelations(r, dx, dy), expectedBias: gaussianMiExpectedBias(n, dx, dy), rows: n };
+}
+
+/** I_G as a statistic of a joint scatter matrix (what the bootstrap recomputes on each resample). */
+function miOfScatter(dx: number, dy: number, ridge: number): (scatter: Float64Array) => number {
+  return (scatter) => miFromCorrelation(correlation(scatter, dx + dy, ridge), dx, dy);
 }
 
 /**
