@@ -1,12 +1,25 @@
 import * as tf from "@tensorflow/tfjs";
 import type { Dataset } from "../data/types";
 import type { SeaConfig } from "./config";
-import type { ModelData } from "./seaModel";
 import { normalizedBipartiteAdjacency } from "../graph/bipartite";
 import { knnGraph, mixedItemGraph } from "../graph/knn";
 import type { Csr } from "../graph/csr";
 import { SparseMatrix } from "../backend/sparse";
 import { Fingerprint } from "../util/fingerprint";
+
+/** Everything a model reads that is not a parameter: features, interactions and graphs. */
+export interface ModelData {
+  readonly nUsers: number;
+  readonly nItems: number;
+  /** One entry per modality, item features [nItems, d_m] (constants). */
+  readonly modalities: readonly { readonly name: string; readonly features: tf.Tensor2D }[];
+  /** The training interactions, users × items (backbones that resample the graph read them, e.g. FREEDOM). */
+  readonly train: Csr;
+  /** Symmetric-normalised user–item bipartite adjacency, (nUsers + nItems)², users first. */
+  readonly userItemGraph: SparseMatrix;
+  /** Mixed item–item kNN graph, nItems², or null to skip that propagation (knnK = 0). */
+  readonly itemGraph: SparseMatrix | null;
+}
 
 /**
  * Item–item graphs are the costly part of preparing a dataset (cosine kNN over all items). They are
@@ -40,6 +53,7 @@ export function prepareModelData(dataset: Dataset, config: SeaConfig): ModelData
   return {
     nUsers: dataset.nUsers,
     nItems: dataset.nItems,
+    train: dataset.train,
     modalities: dataset.modalities.map((m) => ({ name: m.name, features: tf.tensor2d(m.data, [m.rows, m.cols], "float32") })),
     userItemGraph: SparseMatrix.fromCsr(normalizedBipartiteAdjacency(dataset.train)),
     itemGraph: config.knnK > 0 ? SparseMatrix.fromCsr(buildItemGraph(dataset, config)) : null,

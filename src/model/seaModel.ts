@@ -4,20 +4,9 @@ import { ItemProjection, type ConsumerSpec } from "./itemProjection";
 import { ParamStore, applyLinear, type BatchNormParams, type Linear } from "./params";
 import { projectionHeadRest } from "./projectionHead";
 import { graphEncoders } from "./graphEncoder";
-import type { SparseMatrix } from "../backend/sparse";
+import type { ModelData } from "./modelData";
+export type { ModelData } from "./modelData";
 import { Rng, deriveSeed } from "../util/rng";
-
-/** Everything the model reads that is not a parameter: features and graphs, as tensors. */
-export interface ModelData {
-  readonly nUsers: number;
-  readonly nItems: number;
-  /** One entry per modality, item features [nItems, d_m] (constants). */
-  readonly modalities: readonly { readonly name: string; readonly features: tf.Tensor2D }[];
-  /** Symmetric-normalised user–item bipartite adjacency, (nUsers + nItems)², users first. */
-  readonly userItemGraph: SparseMatrix;
-  /** Mixed item–item kNN graph, nItems², or null to skip that propagation. */
-  readonly itemGraph: SparseMatrix | null;
-}
 
 /** Solosim projection head after its first linear layer: BN-ReLU-Linear-BN-ReLU-Linear, then L2-normalise. */
 interface HeadRest {
