@@ -5,7 +5,9 @@ import { loadDatasetArg } from "../src/data/resolveDataset";
 import { sampleBprTriples } from "../src/data/bprSampling";
 import type { Dataset } from "../src/data/types";
 import { buildRunConfig } from "../src/train/runSetup";
-import { createTrainingParts, TrainStep, evaluateEpoch, type TrainingParts } from "../src/train/trainer";
+import { createTrainingParts, type TrainingParts } from "../src/train/trainingParts";
+import { TrainStep } from "../src/train/trainStep";
+import { evaluateEpoch } from "../src/train/epochEvaluation";
 import { readAnalysisParts } from "../src/train/embeddingsExport";
 import { measureEpochMi } from "../src/train/analysisHooks";
 import { Rng } from "../src/util/rng";
@@ -122,7 +124,7 @@ async function timeSteps(parts: TrainingParts, dataset: Dataset, warmup: number,
     const hi = lo + Math.min(config.batchSize, triples.users.length);
     return { users: triples.users.subarray(lo, hi), pos: triples.pos.subarray(lo, hi), neg: triples.neg.subarray(lo, hi) };
   };
-  const perms = () => (parts.club ? parts.data.modalities.map(() => rng.permutation(dataset.nItems)) : []);
+  const perms = () => (parts.model.usesPermutations ? parts.data.modalities.map(() => rng.permutation(dataset.nItems)) : []);
   // Untimed steps first: V8 compiles the hot loops and the heap grows over the first few steps (with one warm-up
   // step the next three still ran ~10–15% slower than the rest of an epoch).
   for (let i = 0; i < warmup; i++) step.run(batch(i), perms());
@@ -179,9 +181,9 @@ function timeProjection(parts: TrainingParts, reassociate: boolean, repeats: num
   const loss = (): tf.Scalar =>
     tf.tidy(() => {
       const terms: tf.Scalar[] = [];
-      data.modalities.forEach((m, i) => {
-        for (const out of model.projections[i]!.forward(m.features, reassociate).values()) terms.push(tf.mean(tf.mul(out, out)) as tf.Scalar);
-      });
+      for (const outputs of model.representationOutputs(data, { reassociate })) {
+        for (const out of outputs.values()) terms.push(tf.mean(tf.mul(out, out)) as tf.Scalar);
+      }
       return tf.addN(terms) as tf.Scalar;
     });
   const once = (): void => {

@@ -1,16 +1,18 @@
 /**
- * Cell expansion: an experiment is the product of its axes (dataset × config set × grid point × variant × seed),
- * one training run per cell. Each cell has a resolved config and a run folder named by the axes that vary:
+ * Cell expansion: an experiment is the product of its axes (dataset × config set × grid point × backbone × variant
+ * × seed), one training run per cell. Each cell has a resolved config and a run folder named by the axes that vary:
  *
- *   <output>/[<dataset>/][<config set>/][<grid point>/]<variant>/seed-<n>
+ *   <output>/[<dataset>/][<config set>/][<grid point>/][<backbone>/]<variant>/seed-<n>
  *
  * so a one-dataset ablation keeps `sea ablate`'s layout (`<output>/<variant>/seed-<n>`). A grid point names its
  * folder `key-value` (keys joined by `_`: `alpha-0.05_tau-0.1`), the layout `sea ablate` gave sensitivity
  * runs in the notebooks. Cells whose dataset, variant and resolved config (seed included) coincide are one cell
  * (e.g. the base value shared by one-key grids over alpha and tau), kept under the first name.
  */
-import { resolveConfig, type SeaConfig } from "../model/config";
-import { variantOverrides } from "../model/variants";
+import type { SeaConfig } from "../model/config";
+import { resolveVariantConfig } from "../model/variants";
+import { backboneDefinition } from "../model/backbones/registry";
+import { separationActive } from "../model/separation/separation";
 import { SeaError } from "../util/errors";
 import { datasetLabel, type ConfigLayer, type DatasetEntry, type ExperimentSpec, type GridValue, type NamedConfigSet } from "./spec";
 
@@ -22,6 +24,8 @@ interface CellDraft {
   dataset: DatasetEntry | null;
   configSet: NamedConfigSet | null;
   gridPoint: GridPoint | null;
+  /** The backbone axis's value, or null (the config's backbone). */
+  backbone: string | null;
   variant: string;
   seed: number;
   /** Config layers above the variant's, lowest first. */
@@ -40,9 +44,11 @@ export interface Cell {
   readonly dataset: DatasetEntry;
   readonly configSet: NamedConfigSet | null;
   readonly gridPoint: GridPoint | null;
+  /** The backbone the cell trains (its config's). */
+  readonly backbone: string;
   readonly variant: string;
   readonly seed: number;
-  /** Column → value for every axis that varies (dataset, config_set, each grid key, variant, seed). */
+  /** Column → value for every axis that varies (dataset, config_set, each grid key, backbone, variant, seed). */
   readonly labels: Readonly<Record<string, string>>;
   /** The full resolved training config (seed and epochs included). */
   readonly config: SeaConfig;
@@ -52,6 +58,11 @@ export interface CellExpansion {
   readonly cells: readonly Cell[];
   /** Cells dropped because an earlier cell has the same dataset, variant and config. */
   readonly merged: number;
+  /**
+   * Combinations no model allows, left out with the reason: SEA's separation over a backbone that reads no item
+   * content (lightgcn × sea), by id.
+   */
+  readonly skipped: readonly { readonly id: string; readonly reason: string }[];
   /** results.csv's axis columns, in order (the keys of every cell's labels). */
   readonly columns: readonly string[];
 }
@@ -72,13 +83,7 @@ interface Axis {
   columns(spec: ExperimentSpec): readonly string[];
 }
 
-/**
- * The axes, outermost first. Adding an axis is one entry here (plus the spec field it reads and the cell field
- * it sets): issue 12's backbones would be
- *   { name: "backbone", shown: (s) => s.backbones.length > 1, columns: () => ["backbone"],
- *     values: (s) => s.backbones.map((b) => axisValue(b, { backbone: b }, (c) => { c.backbone = b; })) },
- * between the grid and the variant.
- */
+/** The axes, outermost first. Adding an axis is one entry here (plus the spec field it reads and the cell field it sets). */
 const AXES: readonly Axis[] = [
   {
     name: "dataset",
@@ -113,6 +118,18 @@ const AXES: readonly Axis[] = [
         axisValue(gridSegment(point), Object.fromEntries(point.map(([k, v]) => [k, String(v)])), (c) => {
           c.gridPoint = point;
           c.layers.push(Object.fromEntries(point));
+        }),
+      ),
+  },
+  {
+    name: "backbone",
+    shown: (s) => s.backbones.length > 1,
+    columns: () => ["backbone"],
+    values: (s) =>
+      s.backbones.map((b) =>
+        axisValue(b, { backbone: b }, (c) => {
+          c.backbone = b;
+          c.layers.push({ backbone: b });
         }),
       ),
   },
@@ -162,7 +179,7 @@ export function gridSegment(point: GridPoint): string {
  */
 export function expandCells(spec: ExperimentSpec, file: string): CellExpansion {
   const axes = AXES.filter((a) => a.values(spec).length > 0);
-  let drafts: CellDraft[] = [{ dataset: null, configSet: null, gridPoint: null, variant: "", seed: 0, layers: [spec.set], segments: [], labels: {} }];
+  let drafts: CellDraft[] = [{ dataset: null, configSet: null, gridPoint: null, backbone: null, variant: "", seed: 0, layers: [spec.set], segments: [], labels: {} }];
   for (const axis of axes) {
     const shown = axis.shown(spec);
     drafts = drafts.flatMap((d) =>
@@ -179,22 +196,34 @@ export function expandCells(spec: ExperimentSpec, file: string): CellExpansion {
   }
   const columns = axes.filter((a) => a.shown(spec)).flatMap((a) => a.columns(spec));
   const cells: Cell[] = [];
+  const skipped: { id: string; reason: string }[] = [];
   const seen = new Set<string>();
   for (const d of drafts) {
     const id = d.segments.join("/");
     const config = resolveCellConfig(d, id, file);
+    const incompatible = separationWithoutContent(config, d.variant);
+    if (incompatible) {
+      skipped.push({ id, reason: incompatible });
+      continue;
+    }
     const identity = JSON.stringify([d.dataset!.path, d.variant, config]);
     if (seen.has(identity)) continue;
     seen.add(identity);
     const labels = Object.fromEntries(columns.map((c) => [c, d.labels[c] ?? ""]));
-    cells.push({ index: cells.length, id, dataset: d.dataset!, configSet: d.configSet, gridPoint: d.gridPoint, variant: d.variant, seed: d.seed, labels, config });
+    cells.push({ index: cells.length, id, dataset: d.dataset!, configSet: d.configSet, gridPoint: d.gridPoint, backbone: config.backbone, variant: d.variant, seed: d.seed, labels, config });
   }
-  return { cells, merged: drafts.length - cells.length, columns };
+  return { cells, merged: drafts.length - cells.length - skipped.length, skipped, columns };
+}
+
+/** Why a cell cannot be trained: a separation variant over a backbone that reads no item content; else null. */
+function separationWithoutContent(config: SeaConfig, variant: string): string | null {
+  const def = backboneDefinition(config.backbone);
+  return !def.readsContent && separationActive(config) ? `backbone ${def.name} reads no item content, so variant ${variant} has nothing to separate` : null;
 }
 
 function resolveCellConfig(d: CellDraft, id: string, file: string): SeaConfig {
   try {
-    return resolveConfig(variantOverrides(d.variant), ...d.layers);
+    return resolveVariantConfig(d.variant, d.layers);
   } catch (e) {
     if (e instanceof SeaError) throw new SeaError(`cell ${id}: ${e.message}`, { where: file, cause: e });
     throw e;

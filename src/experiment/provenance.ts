@@ -7,6 +7,8 @@
  * different definitions without --force.
  */
 import { Fingerprint } from "../util/fingerprint";
+import { stableJson } from "../util/stableJson";
+export { stableJson };
 import type { RunProvenance } from "../train/runRecord";
 import type { ExperimentSpec } from "./spec";
 
@@ -20,6 +22,8 @@ export function experimentFingerprint(spec: ExperimentSpec): string {
   const definition = {
     format: DEFINITION_FORMAT,
     datasets: spec.datasets.map((d) => ({ path: d.path, set: d.set })),
+    // Listed only when given, so definitions written before backbones existed keep their fingerprint.
+    ...(spec.backbones.length > 0 ? { backbones: spec.backbones } : {}),
     variants: spec.variants,
     seeds: spec.seeds,
     set: spec.set,
@@ -28,15 +32,6 @@ export function experimentFingerprint(spec: ExperimentSpec): string {
     threadsPerCell: spec.threadsPerCell,
   };
   return new Fingerprint().add(stableJson(definition)).digest(16);
-}
-
-/** JSON with every object's keys sorted (config values are maps, whose order must not matter); lists keep theirs. */
-export function stableJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v !== null && typeof v === "object" && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-      : v,
-  );
 }
 
 /** Reads the `experiment` field of a parsed config.json, or null when the run was made outside an experiment. */

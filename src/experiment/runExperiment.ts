@@ -57,6 +57,7 @@ export async function runExperiment(source: ExperimentSource, options: RunExperi
       `${done} finished earlier, ${busy.length} being trained elsewhere, ${toTrain.length} to train`,
   );
   for (const t of busy) if (t.kind === "busy") log(`  ${t.cell.id}: being trained by ${describeHolder(t.holder)}; left to it`);
+  for (const s of plan.expansion.skipped) log(`  ${s.id}: not trained: ${s.reason}`);
 
   if (options.executor === "local") {
     const jobs = options.jobs ?? defaultJobs(spec.threadsPerCell);

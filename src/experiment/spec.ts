@@ -8,6 +8,7 @@
  *   output: runs/small/ablation       # required; relative paths are relative to where `sea` runs
  *   dataRoot: /data/mmrec             # optional folder holding the datasets named below (--data-root wins)
  *   datasets: [small, {path: clothing, set: {patience: 30}}]   # preset names, folders, or {path, set}
+ *   backbones: [vbpr, freedom]        # optional: an axis over backbones (default: the config's backbone, sea)
  *   variants: [sea, no-club]          # required
  *   seeds: [1, 2]                     # required
  *   epochs: 8                         # optional, shorthand for set.epochs
@@ -27,6 +28,7 @@ import * as path from "node:path";
 import { parseDocument } from "yaml";
 import { parseConfigEntry } from "../model/config";
 import { VARIANTS, VARIANT_NAMES } from "../model/variants";
+import { backboneNames } from "../model/backbones/registry";
 import { SeaError } from "../util/errors";
 
 /** Config key → value, each already checked and converted to its key's type. */
@@ -73,6 +75,8 @@ export interface ExperimentSpec {
   readonly output: string;
   readonly dataRoot: string | null;
   readonly datasets: readonly DatasetEntry[];
+  /** Backbones crossed with the variants ([]: no backbone axis, the config's backbone). */
+  readonly backbones: readonly string[];
   readonly variants: readonly string[];
   readonly seeds: readonly number[];
   /** Config values for every cell (epochs and patience included). */
@@ -94,6 +98,7 @@ const TOP_LEVEL_FIELDS = [
   "output",
   "dataRoot",
   "datasets",
+  "backbones",
   "variants",
   "seeds",
   "epochs",
@@ -157,6 +162,8 @@ export function validateExperiment(raw: unknown, file: string): ExperimentSpec {
   const datasets = v.nonEmptyList(v.required(top, "datasets", ""), "datasets").map((d, i) => v.datasetEntry(d, `datasets[${i}]`));
   const variants = v.nonEmptyList(v.required(top, "variants", ""), "variants").map((x, i) => v.variant(x, `variants[${i}]`));
   const seeds = v.nonEmptyList(v.required(top, "seeds", ""), "seeds").map((x, i) => v.integer(x, `seeds[${i}]`, 0));
+  const backbones = top.backbones === undefined ? [] : v.nonEmptyList(top.backbones, "backbones").map((x, i) => v.backbone(x, `backbones[${i}]`));
+  v.noDuplicates(backbones, "backbones");
   v.noDuplicates(variants, "variants");
   v.noDuplicates(seeds.map(String), "seeds");
   v.noDuplicates(datasets.map((d) => datasetLabel(d)), "datasets", "two datasets with the same folder name");
@@ -171,7 +178,7 @@ export function validateExperiment(raw: unknown, file: string): ExperimentSpec {
   const grids = top.grids === undefined ? [] : v.nonEmptyList(top.grids, "grids").map((g, i) => v.grid(g, `grids[${i}]`));
   const threadsPerCell = top.threadsPerCell === undefined ? 1 : v.integer(top.threadsPerCell, "threadsPerCell", 1);
   const slurm = v.slurm(top.slurm, "slurm");
-  return { name, description, output, dataRoot, datasets, variants, seeds, set, configSets, grids, threadsPerCell, slurm };
+  return { name, description, output, dataRoot, datasets, backbones, variants, seeds, set, configSets, grids, threadsPerCell, slurm };
 }
 
 /** The name a dataset goes by in folders and tables: the preset name or the folder's base name. */
@@ -245,6 +252,12 @@ class FieldReader {
       if (seen.has(x)) this.fail(`${field}[${i}]`, `${what} "${x}"`);
       seen.add(x);
     }
+  }
+
+  backbone(value: unknown, field: string): string {
+    const s = this.string(value, field);
+    if (!backboneNames().includes(s)) this.fail(field, `unknown backbone "${s}" (known: ${backboneNames().join(", ")})`);
+    return s;
   }
 
   variant(value: unknown, field: string): string {

@@ -5,6 +5,8 @@ import { SeaError } from "../util/errors";
  * (Baby log); `sea train --set key=value` overrides any of them, and unknown keys are rejected.
  */
 export interface SeaConfig {
+  /** The backbone, by registry name (src/model/backbones/registry.ts): sea, lightgcn, vbpr, freedom. */
+  backbone: string;
   /** Width of user/item embeddings per modality in the graph encoder. */
   embeddingDim: number;
   /** Hidden width of the graph encoder's item MLP (item embedding → hidden → embeddingDim). */
@@ -36,8 +38,8 @@ export interface SeaConfig {
   distance: "club" | "orthogonal" | "negL2" | "none";
   /** Orthogonality penalty form (the `orthogonal` variant). */
   orthogonalMode: "frobenius" | "cosine";
-  /** How parts are formed: split each embedding (SEA) or MGCN-style subtraction of a shared part. */
-  separation: "split" | "subtraction";
+  /** How parts are formed: split each representation (SEA) or MGCN-style subtraction of a shared part. */
+  partConstruction: "split" | "subtraction";
   /** k of the item–item cosine kNN graph. */
   knnK: number;
   /** Mixing weights of the per-modality item–item graphs, by modality name (missing → equal share of the rest). */
@@ -71,10 +73,13 @@ export interface SeaConfig {
   miMapLr: number;
   /** Compute the square item layer's consumers by reassociation (same function, far fewer FLOPs). */
   reassociate: boolean;
+  /** "fast": fused/native kernels where they apply; "reference": only the readable tfjs compositions. */
+  implementation: "reference" | "fast";
   seed: number;
 }
 
 export const DEFAULT_CONFIG: Readonly<SeaConfig> = Object.freeze({
+  backbone: "sea",
   embeddingDim: 64,
   encoderHidden: 256,
   leakySlope: 0.01,
@@ -91,7 +96,7 @@ export const DEFAULT_CONFIG: Readonly<SeaConfig> = Object.freeze({
   clubLr: null,
   distance: "club",
   orthogonalMode: "frobenius",
-  separation: "split",
+  partConstruction: "split",
   knnK: 10,
   itemGraphWeights: { image: 0.1, text: 0.9 },
   lr: 1e-4,
@@ -110,12 +115,14 @@ export const DEFAULT_CONFIG: Readonly<SeaConfig> = Object.freeze({
   miMapSteps: 200,
   miMapLr: 1e-2,
   reassociate: true,
+  implementation: "fast",
   seed: 999,
 }) as SeaConfig;
 
 type Kind = "number" | "integer" | "boolean" | "string" | "numberList" | "weights" | "nullableNumber";
 
 const KINDS: Record<keyof SeaConfig, Kind> = {
+  backbone: "string",
   embeddingDim: "integer",
   encoderHidden: "integer",
   leakySlope: "number",
@@ -132,7 +139,7 @@ const KINDS: Record<keyof SeaConfig, Kind> = {
   clubLr: "nullableNumber",
   distance: "string",
   orthogonalMode: "string",
-  separation: "string",
+  partConstruction: "string",
   knnK: "integer",
   itemGraphWeights: "weights",
   lr: "number",
@@ -151,17 +158,64 @@ const KINDS: Record<keyof SeaConfig, Kind> = {
   miMapSteps: "integer",
   miMapLr: "number",
   reassociate: "boolean",
+  implementation: "string",
   seed: "integer",
 };
 
 const CHOICES: Partial<Record<keyof SeaConfig, readonly string[]>> = {
   distance: ["club", "orthogonal", "negL2", "none"],
   orthogonalMode: ["frobenius", "cosine"],
-  separation: ["split", "subtraction"],
+  partConstruction: ["split", "subtraction"],
+  implementation: ["reference", "fast"],
 };
+
+/**
+ * The config's sections (docs/method.md §10): what the backbone is, what separation is plugged over it, how it
+ * trains, and what is measured. Keys stay unique across sections, so `--set key=value` needs no section; a
+ * config file may group keys by section (`{ "separation": { "alpha": 0.01 } }`) or list them flat.
+ */
+export const CONFIG_SECTIONS = {
+  backbone: ["backbone", "embeddingDim", "encoderHidden", "leakySlope", "graphLayers", "knnK", "itemGraphWeights"],
+  separation: ["partConstruction", "genericFraction", "projHidden", "projOut", "tau", "alpha", "distance", "orthogonalMode", "clubDim", "clubHidden", "clubWeight", "clubSteps", "clubLr"],
+  training: ["lr", "batchSize", "epochs", "patience", "stopMetric", "ks", "evalBatchSize", "reassociate", "implementation", "seed"],
+  analysis: ["miEvery", "miSteps", "miDim", "miBootstrap", "miKsgK", "miKsgDim", "miMapSteps", "miMapLr"],
+} as const satisfies Record<string, readonly (keyof SeaConfig)[]>;
+
+export type ConfigSection = keyof typeof CONFIG_SECTIONS;
+
+/** The section a key belongs to. */
+export function configSection(key: keyof SeaConfig): ConfigSection {
+  for (const [section, keys] of Object.entries(CONFIG_SECTIONS)) if ((keys as readonly string[]).includes(key)) return section as ConfigSection;
+  throw new Error(`config key ${key} is in no section`);
+}
+
+function isSection(name: string): name is ConfigSection {
+  return Object.prototype.hasOwnProperty.call(CONFIG_SECTIONS, name);
+}
 
 export function isConfigKey(key: string): key is keyof SeaConfig {
   return Object.prototype.hasOwnProperty.call(KINDS, key);
+}
+
+/** One message for an unknown key: the closest known key and its section, and every section's keys. */
+function unknownKeyError(key: string, where: string): SeaError {
+  const known = Object.keys(KINDS) as (keyof SeaConfig)[];
+  const scored = known.map((k) => ({ k, d: editDistance(key.toLowerCase(), k.toLowerCase()) })).sort((a, b) => a.d - b.d);
+  const best = scored[0]!;
+  const hint = best.d <= Math.max(2, Math.floor(key.length / 3)) ? ` — did you mean "${best.k}" (section ${configSection(best.k)})?` : "";
+  const lists = Object.entries(CONFIG_SECTIONS).map(([section, keys]) => `${section}: ${keys.join(", ")}`).join("; ");
+  return new SeaError(`unknown config key "${key}"${hint} (known keys by section — ${lists})`, { where });
+}
+
+/** Levenshtein distance (short strings: config keys). */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row[j] = Math.min(previous[j]! + 1, row[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    previous = row;
+  }
+  return previous[b.length]!;
 }
 
 /** Parses one `key=value` override (from `--set`); `where` names its origin in errors. */
@@ -170,12 +224,9 @@ export function parseOverride(text: string, where = "--set"): Partial<SeaConfig>
   if (eq <= 0) throw new SeaError(`expected key=value, got "${text}"`, { where });
   const key = text.slice(0, eq).trim();
   const raw = text.slice(eq + 1).trim();
-  if (!isConfigKey(key)) {
-    throw new SeaError(`unknown config key "${key}" (known: ${Object.keys(KINDS).join(", ")})`, { where });
-  }
+  if (!isConfigKey(key)) throw unknownKeyError(key, where);
   return { [key]: parseValue(key, raw, where) } as Partial<SeaConfig>;
 }
-
 function parseValue(key: keyof SeaConfig, raw: string, where: string): unknown {
   const bad = (what: string): never => {
     throw new SeaError(`${key} must be ${what}, got "${raw}"`, { where });
@@ -225,8 +276,29 @@ function parseValue(key: keyof SeaConfig, raw: string, where: string): unknown {
  * Unknown keys are an error too.
  */
 export function parseConfigEntry(key: string, value: unknown, where: string): unknown {
-  if (!isConfigKey(key)) throw new SeaError(`unknown config key "${key}" (known: ${Object.keys(KINDS).join(", ")})`, { where });
+  if (!isConfigKey(key)) throw unknownKeyError(key, where);
   return parseValue(key, configValueText(value), where);
+}
+
+/**
+ * A config object as read from a file, with keys grouped by section or flat, as flat key → value. A key inside
+ * a section it does not belong to is an error naming its section; `where` names the file.
+ */
+export function flattenConfigSections(raw: Record<string, unknown>, where = "config"): Record<string, unknown> {
+  const flat: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(raw)) {
+    if (isSection(name) && value !== null && typeof value === "object" && !Array.isArray(value)) {
+      for (const [key, inner] of Object.entries(value as Record<string, unknown>)) {
+        if (!isConfigKey(key)) throw unknownKeyError(key, `${where}: section ${name}`);
+        const home = configSection(key);
+        if (home !== name) throw new SeaError(`config key "${key}" belongs to section ${home}, not ${name}`, { where: `${where}: section ${name}` });
+        flat[key] = inner;
+      }
+    } else {
+      flat[name] = value;
+    }
+  }
+  return flat;
 }
 
 /** The `--set` text form of a value read from JSON: lists joined by commas, maps as name:weight pairs. */
@@ -242,8 +314,8 @@ function configValueText(value: unknown): string {
 export function resolveConfig(...overrides: Partial<Record<string, unknown>>[]): SeaConfig {
   const config: SeaConfig = { ...DEFAULT_CONFIG, itemGraphWeights: { ...DEFAULT_CONFIG.itemGraphWeights }, ks: [...DEFAULT_CONFIG.ks] };
   for (const o of overrides) {
-    for (const [key, value] of Object.entries(o)) {
-      if (!isConfigKey(key)) throw new SeaError(`unknown config key "${key}"`, { where: "config" });
+    for (const [key, value] of Object.entries(flattenConfigSections(o as Record<string, unknown>))) {
+      if (!isConfigKey(key)) throw unknownKeyError(key, "config");
       Object.assign(config, { [key]: parseValue(key, configValueText(value), `config.${key}`) });
     }
   }
@@ -264,4 +336,19 @@ function validateConfig(c: SeaConfig): void {
   if (!/^(recall|ndcg|precision|map)@\d+$/.test(c.stopMetric) || !c.ks.includes(Number(c.stopMetric.split("@")[1]))) {
     throw new SeaError(`stopMetric "${c.stopMetric}" must be recall|ndcg|precision|map@K with K in ks (${c.ks.join(",")})`, { where: "config.stopMetric" });
   }
+}
+
+/**
+ * A config as recorded by an earlier version of the kit, in today's keys: `separation` (split|subtraction) is now
+ * `partConstruction`, and a key added since takes its default, which is what those runs had (the backbone "sea",
+ * the fast implementation, other backbones' constants they never read). Lets a run folder written before them be
+ * resumed, reused and read by figures.
+ */
+export function upgradeRecordedConfig(recorded: Record<string, unknown>): Record<string, unknown> {
+  const { separation, ...rest } = recorded;
+  return {
+    ...DEFAULT_CONFIG,
+    ...(separation === "split" || separation === "subtraction" ? { partConstruction: separation } : {}),
+    ...rest,
+  };
 }

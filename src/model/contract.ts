@@ -98,6 +98,11 @@ export interface RecommenderModel {
   analysisParts(data: ModelData): NamedParts[];
   /** The model's own maps into the distance term's space, or null when it has none (the analysis then fits some). */
   distanceMaps(): DistanceMaps[] | null;
+  /**
+   * Per modality, the outputs of E_m's consumers by name (the separation's and the backbone's first layers),
+   * computed with or without reassociation (docs/method.md §2): the part of the step the benchmark isolates.
+   */
+  representationOutputs(data: ModelData, options: { readonly reassociate: boolean }): ReadonlyMap<string, tf.Tensor2D>[];
   /** Trainable variables (the companion network has its own optimiser). */
   variables(): tf.Variable[];
   dispose(): void;

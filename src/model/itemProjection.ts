@@ -1,8 +1,11 @@
 import * as tf from "@tensorflow/tfjs";
 import { ParamStore, applyLinear, type Linear } from "./params";
 
-/** Which slice of the modality embedding a consumer reads. */
-export type PartSource = "generic" | "unique" | "full";
+/**
+ * Which slice of the representation E a consumer reads: a first linear layer over the generic part, the
+ * unique part or all of E ("full"), or E itself ("identity", no layer of its own: out = E's width).
+ */
+export type PartSource = "generic" | "unique" | "full" | "identity";
 
 export interface ConsumerSpec {
   readonly name: string;
@@ -17,12 +20,14 @@ interface ConsumerLayer {
   readonly fromGeneric: tf.Variable | null;
   /** Rows that read the unique part [d − h, out], or null. */
   readonly fromUnique: tf.Variable | null;
-  readonly b: tf.Variable;
+  /** null for an identity consumer (E itself). */
+  readonly b: tf.Variable | null;
 }
 
 /**
- * One modality's square item layer E = X·W + b (d×d, docs/method.md §2), split into generic = E[:, :h] and
- * unique = E[:, h:], together with the first linear layer of every consumer of those parts.
+ * One modality's item representation E = X·W + b (d×w; SEA's square layer has w = d, docs/method.md §2), split
+ * into generic = E[:, :h] and unique = E[:, h:], together with the first linear layer of every consumer of
+ * those parts (the separation's and the backbone's, docs/method.md §10).
  *
  * W is stored as its two column blocks (W_g = W[:, :h], W_u = W[:, h:], with their biases) and a consumer
  * that reads all of E has its weight stored as the matching row blocks, so no step ever slices, pads or
@@ -46,16 +51,22 @@ export class ItemProjection {
     store: ParamStore,
     readonly modality: string,
     readonly dim: number,
+    readonly width: number,
     genericFraction: number,
     specs: readonly ConsumerSpec[],
+    layerName = "square",
   ) {
-    const h = Math.max(1, Math.min(dim - 1, Math.round(dim * genericFraction)));
+    const h = Math.max(1, Math.min(width - 1, Math.round(width * genericFraction)));
     this.genericWidth = h;
-    [this.generic, this.unique] = store.linearColumnBlocks(`${modality}.square`, dim, [h, dim - h], ["generic", "unique"]) as [Linear, Linear];
+    [this.generic, this.unique] = store.linearColumnBlocks(`${modality}.${layerName}`, dim, [h, width - h], ["generic", "unique"]) as [Linear, Linear];
     this.layers = specs.map((spec) => {
       const name = `${modality}.${spec.name}`;
+      if (spec.source === "identity") {
+        if (spec.out !== width) throw new Error(`ItemProjection ${modality}: identity consumer ${spec.name} must have out = ${width}`);
+        return { spec, fromGeneric: null, fromUnique: null, b: null };
+      }
       if (spec.source === "full") {
-        const { w, b } = store.linearRowBlocks(name, [h, dim - h], spec.out, ["generic", "unique"]);
+        const { w, b } = store.linearRowBlocks(name, [h, width - h], spec.out, ["generic", "unique"]);
         return { spec, fromGeneric: w[0]!, fromUnique: w[1]!, b };
       }
       const layer = store.linear(name, this.sourceWidth(spec.source), spec.out);
@@ -69,12 +80,12 @@ export class ItemProjection {
    */
   singlePartConsumer(name: string): Linear | null {
     const layer = this.layers.find((l) => l.spec.name === name && l.spec.source !== "full");
-    if (!layer) return null;
+    if (!layer || !layer.b) return null;
     return { w: (layer.fromGeneric ?? layer.fromUnique)!, b: layer.b };
   }
 
   sourceWidth(source: PartSource): number {
-    return source === "generic" ? this.genericWidth : source === "unique" ? this.dim - this.genericWidth : this.dim;
+    return source === "generic" ? this.genericWidth : source === "unique" ? this.width - this.genericWidth : this.width;
   }
 
   /** Outputs of every consumer's first linear layer, by consumer name: [N, out]. */
@@ -91,6 +102,10 @@ export class ItemProjection {
     const { generic, unique } = this.parts(x);
     const out = new Map<string, tf.Tensor2D>();
     for (const layer of this.layers) {
+      if (!layer.b) {
+        out.set(layer.spec.name, tf.concat([generic, unique], 1) as tf.Tensor2D);
+        continue;
+      }
       const terms: tf.Tensor2D[] = [];
       if (layer.fromGeneric) terms.push(tf.matMul(generic, layer.fromGeneric as tf.Tensor2D));
       if (layer.fromUnique) terms.push(tf.matMul(unique, layer.fromUnique as tf.Tensor2D));
@@ -119,6 +134,12 @@ export class ItemProjection {
     const kernels: tf.Tensor2D[] = [];
     const biases: tf.Tensor[] = [];
     for (const layer of this.layers) {
+      if (!layer.b) {
+        // E itself: X·[W_g W_u] + [b_g b_u], in the same single product as the consumers.
+        kernels.push(tf.concat([this.generic.w, this.unique.w], 1) as tf.Tensor2D);
+        biases.push(tf.concat([this.generic.b, this.unique.b], 0));
+        continue;
+      }
       const terms = perPart.map((m) => m.get(layer.spec.name)).filter((t) => t !== undefined);
       kernels.push(terms.length === 1 ? terms[0]!.kernel : (tf.add(terms[0]!.kernel, terms[1]!.kernel) as tf.Tensor2D));
       biases.push(tf.add(terms.length === 1 ? terms[0]!.bias : tf.add(terms[0]!.bias, terms[1]!.bias), layer.b));

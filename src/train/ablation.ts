@@ -129,17 +129,32 @@ function fmt(v: number | undefined): string {
 }
 
 export interface VariantSummary {
+  /** The backbone the variant was plugged over ("sea" for records written before backbones existed). */
+  backbone: string;
   variant: string;
   runs: number;
   /** metric → [mean, std] over seeds (sample std; 0 for one seed) */
   stats: Record<string, [number, number]>;
-  /** Paired tests on per-user test Recall@20 against `sea` (each user's value averaged over seeds). */
+  /** Paired tests on per-user test Recall@20 against `sea` on the same backbone (each user's value averaged over seeds). */
   tTest: VariantComparison | null;
   wilcoxon: VariantComparison | null;
 }
 
-/** Mean ± std per variant over seeds, and paired significance against the `sea` variant. */
+/** The backbone a run trained (records written before backbones existed trained the SEA model). */
+export function runBackbone(run: { readonly metrics: RunMetrics }): string {
+  return run.metrics.backbone ?? "sea";
+}
+
+/**
+ * Mean ± std per backbone and variant over seeds, and paired significance against the `sea` variant on the same
+ * backbone (the plug-in study: plain backbone vs backbone + SEA). Backbones in order of first appearance.
+ */
 export function summariseAblation(runs: readonly AblationRun[], metrics: readonly string[] = ["recall@10", "recall@20", "ndcg@10", "ndcg@20"]): VariantSummary[] {
+  const backbones = [...new Set(runs.map(runBackbone))];
+  return backbones.flatMap((backbone) => summariseBackbone(backbone, runs.filter((r) => runBackbone(r) === backbone), metrics));
+}
+
+function summariseBackbone(backbone: string, runs: readonly AblationRun[], metrics: readonly string[]): VariantSummary[] {
   const variants = [...new Set(runs.map((r) => r.variant))];
   const perUser = new Map(variants.map((v) => [v, readPerUser(runs.filter((r) => r.variant === v))]));
   const base = perUser.get("sea") ?? [];
@@ -153,6 +168,7 @@ export function summariseAblation(runs: readonly AblationRun[], metrics: readonl
     const other = perUser.get(variant) ?? [];
     const comparable = variant !== "sea" && base.length > 0 && other.length > 0;
     return {
+      backbone,
       variant,
       runs: mine.length,
       stats,

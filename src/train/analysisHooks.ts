@@ -1,5 +1,5 @@
 import type { SeaConfig } from "../model/config";
-import type { SeaModel } from "../model/seaModel";
+import type { RecommenderModel } from "../model/contract";
 import type { Linear } from "../model/params";
 import { linearProbeR2 } from "../analysis/linearProbe";
 import { measureMiPanel, type MiPanelSettings } from "../analysis/miPanel";
@@ -39,7 +39,7 @@ export interface EpochMi {
  * CLUB bound uses the model's own distance maps when the variant has them; otherwise maps of the same shape are
  * fitted on the frozen parts. `withReferences` also measures the sanity references (done once per run).
  */
-export function measureEpochMi(analysisParts: readonly PartArrays[], model: SeaModel, config: SeaConfig, withReferences: boolean): EpochMi {
+export function measureEpochMi(analysisParts: readonly PartArrays[], model: RecommenderModel, config: SeaConfig, withReferences: boolean): EpochMi {
   const ownMaps = model.distanceMaps()?.map((m) => ({ generic: hostMap(m.generic), unique: hostMap(m.unique) })) ?? null;
   const settings: MiPanelSettings = {
     seed: config.seed,

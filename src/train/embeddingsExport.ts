@@ -1,6 +1,7 @@
 import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
-import type { SeaModel, ModelData } from "../model/seaModel";
+import type { RecommenderModel } from "../model/contract";
+import type { ModelData } from "../model/modelData";
 import { writeNpy } from "../data/npy";
 import type { ModalityParts } from "../analysis/miPanel";
 
@@ -8,7 +9,7 @@ import type { ModalityParts } from "../analysis/miPanel";
 export type PartArrays = ModalityParts;
 
 /** Copies the model's analysis parts (inference mode) out of tensors. */
-export function readAnalysisParts(model: SeaModel, data: ModelData): PartArrays[] {
+export function readAnalysisParts(model: RecommenderModel, data: ModelData): PartArrays[] {
   const parts = model.analysisParts(data);
   try {
     return parts.map((p) => ({

@@ -52,6 +52,9 @@ export interface EpochRecord {
 }
 
 export interface RunMetrics {
+  /** The backbone's registry name (absent in records written before backbones existed: read as "sea"). */
+  backbone?: string;
+  /** The separation variant. */
   variant: string;
   seed: number;
   dataset: { name: string; fingerprint: string };

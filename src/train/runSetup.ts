@@ -1,14 +1,18 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Dataset } from "../data/types";
-import { resolveConfig, parseOverride, type SeaConfig } from "../model/config";
-import { variantOverrides } from "../model/variants";
+import { parseOverride, upgradeRecordedConfig, type SeaConfig } from "../model/config";
+import { resolveVariantConfig } from "../model/variants";
 import { SeaError } from "../util/errors";
 import { writeJsonAtomic } from "../util/atomicWrite";
+import { stableJson } from "../util/stableJson";
 import type { RunConfigRecord, RunProvenance } from "./runRecord";
 import type { BackendInfo } from "../backend/select";
 
-/** Where a config comes from, lowest precedence first: variant, JSON file, --set pairs, explicit flags. */
+/**
+ * Where a config comes from, lowest precedence first: the backbone's defaults (src/model/backbones/), the
+ * separation variant, JSON file, --set pairs, explicit flags.
+ */
 export interface ConfigSources {
   readonly variant: string;
   readonly configFile?: string;
@@ -17,11 +21,11 @@ export interface ConfigSources {
 }
 
 export function buildRunConfig(sources: ConfigSources): SeaConfig {
-  const layers: Partial<Record<string, unknown>>[] = [variantOverrides(sources.variant)];
+  const layers: Partial<Record<string, unknown>>[] = [];
   if (sources.configFile) layers.push(readConfigFile(sources.configFile));
   for (const s of sources.sets ?? []) layers.push(parseOverride(s));
   if (sources.explicit) layers.push(Object.fromEntries(Object.entries(sources.explicit).filter(([, v]) => v !== undefined)));
-  return resolveConfig(...layers);
+  return resolveVariantConfig(sources.variant, layers);
 }
 
 /** A JSON file of config values (`--config`): an object, read and parsed; errors name the file. */
@@ -79,9 +83,10 @@ export function assertSameConfig(outDir: string, config: SeaConfig, fingerprint:
   const file = path.join(outDir, "config.json");
   if (!fs.existsSync(file)) return;
   const previous = JSON.parse(fs.readFileSync(file, "utf8")) as RunConfigRecord;
-  // `epochs` may grow between calls (extending a run); everything else must be identical.
-  const a = JSON.stringify({ ...previous.config, epochs: 0 });
-  const b = JSON.stringify({ ...config, epochs: 0 });
+  // `epochs` may grow between calls (extending a run); everything else must be identical. Keys are compared
+  // by name, so the order they were written in does not matter; records of older versions are upgraded first.
+  const a = stableJson({ ...upgradeRecordedConfig(previous.config), epochs: 0 });
+  const b = stableJson({ ...config, epochs: 0 });
   if (a !== b || previous.dataset.fingerprint !== fingerprint) {
     throw new SeaError(
       "this run folder holds a run with a different config or dataset; choose another --out or delete it",
@@ -89,3 +94,4 @@ export function assertSameConfig(outDir: string, config: SeaConfig, fingerprint:
     );
   }
 }
+

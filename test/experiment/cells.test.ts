@@ -97,7 +97,7 @@ test("npm start's sea ablate flags and experiments/small/ablation.yaml are one d
   const sets = [...pkg.scripts.start.matchAll(/--set (\S+)/g)].map((m) => m[1]!);
   const set = Object.assign({}, ...sets.map((s) => parseOverride(s)), { epochs: Number(/--epochs (\d+)/.exec(pkg.scripts.start)![1]) }) as Record<string, unknown>;
   const seeds = /--seeds (\S+)/.exec(pkg.scripts.start)![1]!.split(",").map(Number);
-  const fromFlags = ablationExperiment({ dataset: "small", variants: file.variants, seeds, set, threadsPerCell: 1, out: "runs/small/ablation" });
+  const fromFlags = ablationExperiment({ backbones: [], dataset: "small", variants: file.variants, seeds, set, threadsPerCell: 1, out: "runs/small/ablation" });
   assert.equal(experimentFingerprint(fromFlags), experimentFingerprint(file));
   assert.equal(path.resolve(fromFlags.output), path.resolve(file.output));
 });

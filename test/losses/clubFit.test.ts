@@ -2,7 +2,6 @@ import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { Club } from "../../src/losses/club";
-import { clubLearningLoss } from "../../src/model/objective";
 import {
   clubFitAdamJs,
   clubParameterCount,
@@ -15,6 +14,11 @@ import {
 } from "../../src/losses/clubFit";
 import { loadNativeAddon, nativeAllowed, type SeaNativeAddon } from "../../src/backend/addon";
 import { Rng } from "../../src/util/rng";
+
+/** The CLUB network's own objective: negative log-likelihood on detached pairs, summed over modalities. */
+function clubLearningLoss(club: Club, pairs: readonly { generic: tf.Tensor2D; unique: tf.Tensor2D }[]): tf.Scalar {
+  return tf.addN(pairs.map((p) => club.learningLoss(p.generic, p.unique))) as tf.Scalar;
+}
 
 before(async () => {
   await tf.setBackend("cpu");

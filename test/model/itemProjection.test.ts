@@ -27,7 +27,7 @@ test("reassociated item projection equals the naive square layer in outputs and 
   const before = tf.memory().numTensors;
   for (const dim of [9, 16]) {
     const store = new ParamStore(new Rng(7));
-    const proj = new ItemProjection(store, "image", dim, 0.5, SPECS);
+    const proj = new ItemProjection(store, "image", dim, dim, 0.5, SPECS);
     const xs = new Float32Array(23 * dim);
     new Rng(3).fillNormal(xs);
     const x = tf.tensor2d(xs, [23, dim]);
@@ -68,7 +68,7 @@ test("reassociated item projection equals the naive square layer in outputs and 
 test("generic and unique parts split the square layer's output at genericFraction", async () => {
   await tf.setBackend("cpu");
   const store = new ParamStore(new Rng(1));
-  const proj = new ItemProjection(store, "text", 10, 0.3, [{ name: "encoder1", source: "full", out: 2 }]);
+  const proj = new ItemProjection(store, "text", 10, 10, 0.3, [{ name: "encoder1", source: "full", out: 2 }]);
   assert.equal(proj.genericWidth, 3);
   const x = tf.eye(10) as tf.Tensor2D;
   const { generic, unique } = proj.parts(x);

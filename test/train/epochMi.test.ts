@@ -4,7 +4,7 @@ import { selectBackend } from "../../src/backend/select";
 import { loadDatasetArg } from "../../src/data/resolveDataset";
 import type { Dataset } from "../../src/data/types";
 import { buildRunConfig } from "../../src/train/runSetup";
-import { createTrainingParts } from "../../src/train/trainer";
+import { createTrainingParts } from "../../src/train/trainingParts";
 import { measureEpochMi } from "../../src/train/analysisHooks";
 import { readAnalysisParts } from "../../src/train/embeddingsExport";
 import { estimateClubMi } from "../../src/analysis/mi";

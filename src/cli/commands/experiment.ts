@@ -132,6 +132,7 @@ export function registerExperimentCommands(program: Command): void {
     const merged = plan.expansion.merged > 0 ? `, ${plan.expansion.merged} duplicate(s) merged` : "";
     const lines = [`${file}: valid; experiment ${plan.source.spec.name} (definition ${plan.fingerprint}), ${cells.length} cells${merged}, output ${plan.layout.outputDir}`];
     for (const c of cells) lines.push(`  ${String(c.index).padStart(4)}  ${c.id}`);
+    for (const s of plan.expansion.skipped) lines.push(`     -  ${s.id}: not trained: ${s.reason}`);
     process.stdout.write(lines.join("\n") + "\n");
   });
 }

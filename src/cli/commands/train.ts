@@ -2,7 +2,8 @@ import type { Command } from "commander";
 import * as path from "node:path";
 import { BACKEND_NAMES, selectBackend } from "../../backend/select";
 import { loadDatasetArg } from "../../data/resolveDataset";
-import { VARIANTS, VARIANT_NAMES } from "../../model/variants";
+import { ABLATION_VARIANT_NAMES, VARIANTS, VARIANT_NAMES } from "../../model/variants";
+import { backboneDefinition, backboneDefinitions, backboneNames } from "../../model/backbones/registry";
 import { trainRun } from "../../train/trainer";
 import { buildRunConfig, writeRunConfig, assertSameConfig, readConfigFile } from "../../train/runSetup";
 import { readFinishedMetrics, summariseAblation } from "../../train/ablation";
@@ -18,6 +19,7 @@ import { collectAfterLocalRun } from "./experiment";
 
 interface CommonOptions {
   dataset: string;
+  implementation?: string;
   epochs?: string;
   set: string[];
   config?: string;
@@ -48,6 +50,23 @@ function variantList(text: string): string[] {
   return names;
 }
 
+function backboneList(text: string): string[] {
+  const names = text.split(",").map((s) => s.trim()).filter(Boolean);
+  for (const n of names) backboneDefinition(n, "--backbones");
+  return names;
+}
+
+/** Each backbone with its description, for --help. */
+function backboneHelp(): string {
+  return backboneDefinitions().map((d) => `${d.name} (${d.description})`).join("; ");
+}
+
+function implementationFlag(value: string | undefined): { implementation?: "reference" | "fast" } {
+  if (value === undefined) return {};
+  if (value !== "reference" && value !== "fast") throw new SeaError(`must be reference or fast, got "${value}"`, { where: "--implementation" });
+  return { implementation: value };
+}
+
 function addCommon(cmd: Command): Command {
   return cmd
     .requiredOption("--dataset <dir|preset>", "MMRec dataset folder, or a preset: tiny | small | baby-shape")
@@ -55,6 +74,7 @@ function addCommon(cmd: Command): Command {
     .option("--set <key=value>", "override a config value (repeatable), e.g. --set alpha=0.02", collect, [])
     .option("--config <file.json>", "JSON object of config values")
     .option("--backend <name>", "tfjs-node-gpu | tfjs-node | native | wasm | cpu (default: best available; env SEA_BACKEND)")
+    .option("--implementation <name>", "reference (readable tfjs compositions only) | fast (fused/native kernels; default)")
     .requiredOption("--out <dir>", "output folder");
 }
 
@@ -63,12 +83,19 @@ export function registerTrainCommands(program: Command): void {
     program
       .command("train")
       .description("train one variant; writes config.json, metrics.json, per_user.json, embeddings/ and a checkpoint to --out")
-      .option("--variant <name>", `one of ${VARIANT_NAMES.join(", ")}`, "sea")
+      .option("--backbone <name>", `the model SEA's separation is plugged over: ${backboneHelp()} (default: config, sea)`)
+      .option("--separation <variant>", `the separation variant: ${VARIANT_NAMES.join(", ")} (default sea)`)
+      .option("--variant <name>", "the same as --separation (kept for scripts)")
       .option("--seed <n>", "random seed (default: config, 999)")
       .option("--resume", "continue from --out/checkpoint.bin")
       .option("--experiment <experiment.json>", "train a cell of an experiment: its frozen definition (written by `sea experiment run`)")
       .option("--cell <index>", "with --experiment: which cell"),
-  ).action(async (opts: CommonOptions & { variant: string; seed?: string; resume?: boolean; experiment?: string; cell?: string }) => {
+  ).action(async (flags: CommonOptions & { backbone?: string; separation?: string; variant?: string; seed?: string; resume?: boolean; experiment?: string; cell?: string }) => {
+    if (flags.separation !== undefined && flags.variant !== undefined && flags.separation !== flags.variant) {
+      throw new SeaError(`--separation ${flags.separation} and --variant ${flags.variant} disagree; give one`, { where: "--variant" });
+    }
+    const opts = { ...flags, variant: flags.separation ?? flags.variant ?? "sea" };
+    if (opts.backbone !== undefined) backboneDefinition(opts.backbone, "--backbone");
     if ((opts.experiment === undefined) !== (opts.cell === undefined)) throw new SeaError("--experiment and --cell go together", { where: opts.experiment ? "--cell" : "--experiment" });
     const cell = opts.experiment !== undefined ? loadCellContext(opts.experiment, opts.cell!, { out: opts.out, variant: opts.variant, datasetDir: opts.dataset }) : null;
     if (cell) useCellThreads(cell);
@@ -81,7 +108,12 @@ export function registerTrainCommands(program: Command): void {
       variant: opts.variant,
       configFile: opts.config,
       sets: opts.set,
-      explicit: { seed: positiveInt(opts.seed, "--seed"), epochs: positiveInt(opts.epochs, "--epochs") },
+      explicit: {
+        seed: positiveInt(opts.seed, "--seed"),
+        epochs: positiveInt(opts.epochs, "--epochs"),
+        ...(opts.backbone !== undefined ? { backbone: opts.backbone } : {}),
+        ...implementationFlag(opts.implementation),
+      },
     });
     // Only one process trains a run folder at a time (a second `sea train`, a local worker, a SLURM task).
     const metrics = await withRunLock(opts.out, SLURM_AWARE_LOCK_OPTIONS, async (lock) => {
@@ -113,7 +145,7 @@ export function registerTrainCommands(program: Command): void {
     });
     const t = metrics.best.test;
     process.stdout.write(
-      `${opts.variant}: best epoch ${metrics.bestEpoch} (${metrics.stopReason}); test ` +
+      `${config.backbone} + ${opts.variant}: best epoch ${metrics.bestEpoch} (${metrics.stopReason}); test ` +
         ["recall@10", "recall@20", "ndcg@10", "ndcg@20"].map((k) => `${k} ${(t[k] ?? NaN).toFixed(4)}`).join("  ") +
         `\nresults in ${path.resolve(opts.out)}\n`,
     );
@@ -123,14 +155,16 @@ export function registerTrainCommands(program: Command): void {
     program
       .command("ablate")
       .description("run a variant × seed grid (resumable, in parallel worker processes), write results.csv and print mean ± std with significance against sea")
-      .option("--variants <list>", "comma-separated variants", VARIANT_NAMES.join(","))
+      .option("--backbones <list>", `comma-separated backbones crossed with the variants (${backboneNames().join(", ")}); default: the config's backbone, sea`)
+      .option("--variants <list>", "comma-separated variants", ABLATION_VARIANT_NAMES.join(","))
       .option("--seeds <list>", "comma-separated seeds", "1,2,3")
       .option("--jobs <n>", "worker processes (default: cores ÷ --threads-per-cell)")
       .option("--threads-per-cell <n>", "BLAS/addon threads of each run (results depend on it in the last bits)", "1")
       .option("--force", "also use finished runs of another experiment definition in the table"),
-  ).action(async (opts: CommonOptions & { variants: string; seeds: string; jobs?: string; threadsPerCell: string; force?: boolean }) => {
+  ).action(async (opts: CommonOptions & { backbones?: string; variants: string; seeds: string; jobs?: string; threadsPerCell: string; force?: boolean }) => {
     // A thin front: the grid is a one-dataset experiment (src/experiment), run by the local executor.
     const variants = variantList(opts.variants);
+    const backbones = opts.backbones === undefined ? [] : backboneList(opts.backbones);
     const seeds = intList(opts.seeds, "--seeds");
     const jobs = positiveInt(opts.jobs, "--jobs");
     const threadsPerCell = positiveInt(opts.threadsPerCell, "--threads-per-cell");
@@ -143,7 +177,8 @@ export function registerTrainCommands(program: Command): void {
     for (const pair of opts.set) Object.assign(set, parseOverride(pair));
     const epochs = positiveInt(opts.epochs, "--epochs");
     if (epochs !== undefined) set.epochs = epochs;
-    const spec = ablationExperiment({ dataset: opts.dataset, variants, seeds, set, threadsPerCell: threadsPerCell ?? 1, out: opts.out });
+    Object.assign(set, implementationFlag(opts.implementation));
+    const spec = ablationExperiment({ dataset: opts.dataset, backbones, variants, seeds, set, threadsPerCell: threadsPerCell ?? 1, out: opts.out });
     const result = await runExperiment({ spec, file: "", label: "sea ablate" }, { executor: "local", ...(jobs !== undefined ? { jobs } : {}) });
     const collected = collectAfterLocalRun(result.plan, result.outcomes, { acceptRunsWithoutProvenance: true, force: opts.force ?? false });
     for (const note of collected.notes) process.stderr.write(`note: ${note}\n`);
