@@ -12,7 +12,7 @@ export { sampleBprTriples } from "./data/bprSampling";
 export type { Dataset, FeatureMatrix } from "./data/types";
 export { normalizedBipartiteAdjacency } from "./graph/bipartite";
 export { knnGraph, mixedItemGraph } from "./graph/knn";
-export type { Csr } from "./graph/csr";
+export type { Csr } from "./util/csr";
 export { evaluateFullRanking, evaluateFullRankingSplits, evaluateScoreMatrix } from "./eval/fullRanking";
 export { bprLoss } from "./losses/bpr";
 export { bprLossOfTables } from "./losses/bprFused";

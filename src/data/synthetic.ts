@@ -17,7 +17,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { csrFromCoo, type Csr } from "../graph/csr";
+import { csrFromCoo, type Csr } from "../util/csr";
 import { writeFileAtomic, writeJsonAtomic } from "../util/atomicWrite";
 import { SeaError } from "../util/errors";
 import { Rng, deriveSeed } from "../util/rng";

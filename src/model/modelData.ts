@@ -4,7 +4,7 @@ import type { SeaConfig } from "./config";
 import type { ModelData } from "./seaModel";
 import { normalizedBipartiteAdjacency } from "../graph/bipartite";
 import { knnGraph, mixedItemGraph } from "../graph/knn";
-import type { Csr } from "../graph/csr";
+import type { Csr } from "../util/csr";
 import { SparseMatrix } from "../backend/sparse";
 import { Fingerprint } from "../util/fingerprint";
 
