@@ -17,7 +17,8 @@ import { SeaError } from "../util/errors";
 import { writeJsonAtomic } from "../util/atomicWrite";
 import { saveCheckpoint, loadCheckpoint, type SavedTensor } from "./checkpoint";
 import { Adam, pytorchAdam } from "../optim/adam";
-import type { EpochRecord, MetricValues, RunMetrics, PerUserMetrics } from "./runRecord";
+import type { MetricValues, PerUserMetrics } from "../eval/metricRecords";
+import type { EpochRecord, RunMetrics } from "./runRecord";
 import { measureEpochMi, type GroundTruthFactors, measureRecovery } from "./analysisHooks";
 import { writeRunEmbeddings, readAnalysisParts, type PartArrays, type ScoringEmbeddings } from "./embeddingsExport";
 
