@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { csrFromCoo, type Csr } from "../src/graph/csr";
+import { csrFromCoo, type Csr } from "../src/util/csr";
 import { evaluateFullRanking, evaluateScoreMatrix } from "../src/eval/fullRanking";
 import { rankingMetricsAtK } from "../src/eval/metrics";
 import { countOption } from "./options";

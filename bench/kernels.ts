@@ -3,7 +3,7 @@ import * as tf from "@tensorflow/tfjs";
 import { describeBlas, loadNativeAddon, nativeAllowed, type SeaNativeAddon } from "../src/backend/addon";
 import { selectBackend } from "../src/backend/select";
 import { SparseMatrix, type SparseStrategy } from "../src/backend/sparse";
-import { csrFromCoo, type Csr } from "../src/graph/csr";
+import { csrFromCoo, type Csr } from "../src/util/csr";
 import { Rng } from "../src/util/rng";
 import { SeaError } from "../src/util/errors";
 

@@ -29,5 +29,7 @@ if (process.env.SEA_PROCESS_TUNING !== "0" && !debugging && !process.execArgv.in
   });
 } else {
   require("tsx/cjs");
-  require("../src/cli/main.ts").main(process.argv);
+  // bench/ sits beside the CLI: it imports the library, and the CLI does not import it; the entry joins the two.
+  const { registerBenchCommands } = require("../bench/commands.ts");
+  require("../src/cli/main.ts").main(process.argv, [registerBenchCommands]);
 }

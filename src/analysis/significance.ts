@@ -1,5 +1,5 @@
 import { SeaError } from "../util/errors";
-import type { PerUserMetrics } from "../train/runRecord";
+import type { PerUserMetrics } from "../eval/metricRecords";
 
 /**
  * Paired significance tests for comparing two variants on per-user metric values (the standard

@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
-import { csrNnz, csrTranspose, type Csr } from "../graph/csr";
+import { csrNnz, csrTranspose, type Csr } from "../util/csr";
 import { SeaError } from "../util/errors";
 import { loadNativeAddon, type SeaNativeAddon } from "./addon";
 import { nativeKernelsActive } from "./kernels";

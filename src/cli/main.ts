@@ -5,11 +5,16 @@ import { registerDataSynthCommand } from "./commands/dataSynth";
 import { registerEvalCommand } from "./commands/eval";
 import { registerTrainCommands } from "./commands/train";
 import { registerExperimentCommands } from "./commands/experiment";
-import { registerBenchCommands } from "./commands/bench";
 import { registerFiguresCommand } from "./commands/figures";
 
-/** Builds the `sea` command tree. Each command module adds its own subcommands. */
-export function buildProgram(): Command {
+/**
+ * Adds commands to the `sea` program. Programs that sit beside the CLI rather than below it (bench/) plug in this
+ * way, through the entry point bin/sea.js, so that the CLI never imports them.
+ */
+export type CommandRegistrar = (program: Command) => void;
+
+/** Builds the `sea` command tree. Each command module adds its own subcommands; `extraCommands` come last. */
+export function buildProgram(extraCommands: readonly CommandRegistrar[] = []): Command {
   const program = new Command("sea")
     .description("SEA (Separate Learning) for multimedia recommendation: data, training, ablations, MI analysis, figures")
     .option("--verbose", "print stack traces on errors")
@@ -21,8 +26,8 @@ export function buildProgram(): Command {
   registerEvalCommand(program);
   registerTrainCommands(program);
   registerExperimentCommands(program);
-  registerBenchCommands(program);
   registerFiguresCommand(program);
+  for (const register of extraCommands) register(program);
   exitOverrideEverywhere(program);
   return program;
 }
@@ -33,10 +38,10 @@ function exitOverrideEverywhere(c: Command): void {
 }
 
 /** Entry point of bin/sea.js. Errors print one readable line (a stack trace only with --verbose). */
-export async function main(argv: string[]): Promise<void> {
+export async function main(argv: string[], extraCommands: readonly CommandRegistrar[] = []): Promise<void> {
   const verbose = argv.includes("--verbose");
   try {
-    await buildProgram().parseAsync(argv);
+    await buildProgram(extraCommands).parseAsync(argv);
   } catch (e) {
     if (e instanceof CommanderError) {
       // --help and --version end here with exit code 0; usage errors were already printed.

@@ -3,7 +3,7 @@
  * in a random order, with the negative drawn uniformly from the items the user has not interacted
  * with in train (MMRec's sampler draws one such negative per positive).
  */
-import { csrNnz, type Csr } from "../graph/csr";
+import { csrNnz, type Csr } from "../util/csr";
 import type { Rng } from "../util/rng";
 
 export interface BprTriples {

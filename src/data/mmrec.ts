@@ -4,7 +4,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { csrFromCoo, csrNnz, type Csr } from "../graph/csr";
+import { csrFromCoo, csrNnz, type Csr } from "../util/csr";
 import { SeaError } from "../util/errors";
 import { Fingerprint } from "../util/fingerprint";
 import { readInteractions, type Interactions } from "./interactions";

@@ -1,4 +1,4 @@
-import type { Csr } from "../graph/csr";
+import type { Csr } from "../util/csr";
 
 /** One modality's item features: row i belongs to item i. */
 export interface FeatureMatrix {

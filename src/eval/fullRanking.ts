@@ -10,7 +10,7 @@
  * Work per user: mask → partial top-max(K) (topk.ts) → hit flags → metrics for all K in one pass.
  * Score rows come in batches of users so a Clothing-size score matrix never has to exist at once.
  */
-import type { Csr } from "../graph/csr";
+import type { Csr } from "../util/csr";
 import { SeaError } from "../util/errors";
 import { idealDcgPrefix, METRIC_NAMES, metricKey, rankDiscounts, userMetricsAtKs } from "./metrics";
 import { TopKSelector } from "./topk";

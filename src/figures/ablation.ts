@@ -2,7 +2,7 @@ import type { Figure, PlotlyAnnotation } from "./types";
 import { baseLayout, BASE_FONT_SIZE, emptyFigure, PAPER_SIZES, styledAxis, variantColour } from "./style";
 import { bestMetric, DEFAULT_METRIC, groupByVariant, meanStd, metricLabel, type MetricRef, type RunResult } from "./runs";
 import { compareVariantsPerUser, type PairedTestKind, type VariantComparison } from "../analysis/significance";
-import type { PerUserMetrics } from "../train/runRecord";
+import type { PerUserMetrics } from "../eval/metricRecords";
 import { SeaError } from "../util/errors";
 
 export interface AblationOptions {

@@ -1,7 +1,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { SeaError } from "../util/errors";
-import type { EpochRecord, PerUserMetrics, RunConfigRecord, RunMetrics } from "../train/runRecord";
+import type { PerUserMetrics } from "../eval/metricRecords";
+import type { EpochRecord, RunConfigRecord, RunMetrics } from "../train/runRecord";
 import { sortVariants } from "./style";
 
 /** One run folder read from disk (figures never look at tensors). */

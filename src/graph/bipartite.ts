@@ -1,5 +1,5 @@
 import { SeaError } from "../util/errors";
-import { csrNnz, csrTranspose, type Csr } from "./csr";
+import { csrNnz, csrTranspose, type Csr } from "../util/csr";
 
 /**
  * The symmetric-normalised adjacency D^-1/2 A D^-1/2 of the user–item bipartite graph (docs/method.md §5.2, the

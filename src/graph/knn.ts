@@ -22,7 +22,7 @@ import * as tf from "@tensorflow/tfjs";
 import { takeData } from "../util/takeData";
 import { SeaError } from "../util/errors";
 import type { FeatureMatrix } from "../data/types";
-import type { Csr } from "./csr";
+import type { Csr } from "../util/csr";
 
 export type KnnMultiply = "auto" | "js" | "tfjs";
 

@@ -3,7 +3,7 @@ import type { Dataset } from "../data/types";
 import type { SeaConfig } from "./config";
 import { normalizedBipartiteAdjacency } from "../graph/bipartite";
 import { knnGraph, mixedItemGraph } from "../graph/knn";
-import type { Csr } from "../graph/csr";
+import type { Csr } from "../util/csr";
 import { SparseMatrix } from "../backend/sparse";
 import { Fingerprint } from "../util/fingerprint";
 

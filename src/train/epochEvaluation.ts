@@ -5,7 +5,7 @@ import type { RecommenderModel } from "../model/contract";
 import type { ModelData } from "../model/modelData";
 import { evaluateFullRankingSplits, type EvalResult } from "../eval/fullRanking";
 import { takeData } from "../util/takeData";
-import type { MetricValues, PerUserMetrics } from "./runRecord";
+import type { MetricValues, PerUserMetrics } from "../eval/metricRecords";
 import type { ScoringEmbeddings } from "./embeddingsExport";
 
 /** Valid metrics and test metrics with their per-user values (for paired tests). */

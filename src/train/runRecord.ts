@@ -8,10 +8,10 @@
  *   <runDir>/embeddings/      float32 .npy at the best epoch: users.npy, items.npy and, per modality m,
  *                             item_<m>_generic.npy, item_<m>_unique.npy (the parts separation acts on)
  *   <runDir>/checkpoint/      the last completed epoch (resume)
+ *
+ * The evaluation's own records (MetricValues, PerUserMetrics) are defined in src/eval/metricRecords.ts.
  */
-
-/** Metric name → value, names like "recall@20", "ndcg@10", "precision@10", "map@20". */
-export type MetricValues = Record<string, number>;
+import type { MetricValues } from "../eval/metricRecords";
 
 /**
  * MI and dependence estimates for one epoch (src/analysis/miPanel.ts; docs/method.md "MI estimators"). Nats,
@@ -72,14 +72,6 @@ export interface RunMetrics {
   miReference?: MiReferences;
   /** Why the run ended: "epochs", "early-stop", "nan". */
   stopReason: string;
-}
-
-/** Per-user metric values on the test split at the best epoch, for paired significance tests. */
-export interface PerUserMetrics {
-  /** user ids evaluated (users with ≥1 held-out item and ≥1 train item) */
-  users: number[];
-  /** metric name → one value per entry of `users` */
-  values: Record<string, number[]>;
 }
 
 export interface RunConfigRecord {

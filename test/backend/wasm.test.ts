@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { before, describe, test } from "node:test";
 import * as tf from "@tensorflow/tfjs";
-import { csrFromCoo, csrTranspose } from "../../src/graph/csr";
+import { csrFromCoo, csrTranspose } from "../../src/util/csr";
 import { selectBackend } from "../../src/backend/select";
 import { jsSpmm, SparseMatrix } from "../../src/backend/sparse";
 import { Rng } from "../../src/util/rng";

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { bprBatch, bprBatchCount, bprBatches, sampleBprTriples, sampleNegative } from "../../src/data/bprSampling";
-import { csrFromCoo, csrNnz, csrRow, type Csr } from "../../src/graph/csr";
+import { csrFromCoo, csrNnz, csrRow, type Csr } from "../../src/util/csr";
 import { Rng } from "../../src/util/rng";
 
 /** 4 users × 6 items; user 2 has every item but one, user 3 has every item. */

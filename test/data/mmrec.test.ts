@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { csrRow, type Csr } from "../../src/graph/csr";
+import { csrRow, type Csr } from "../../src/util/csr";
 import { readInteractions } from "../../src/data/interactions";
 import { loadMmrecDataset } from "../../src/data/mmrec";
 import { writeNpy } from "../../src/data/npy";

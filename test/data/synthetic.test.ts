@@ -16,7 +16,7 @@ import {
 import { loadMmrecDataset } from "../../src/data/mmrec";
 import { readNpy } from "../../src/data/npy";
 import { resolveDatasetPath, SHIPPED_SMALL_DIR, loadDatasetArg } from "../../src/data/resolveDataset";
-import { csrRow } from "../../src/graph/csr";
+import { csrRow } from "../../src/util/csr";
 import { Command } from "commander";
 import { registerDataSynthCommand } from "../../src/cli/commands/dataSynth";
 

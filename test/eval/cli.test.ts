@@ -4,7 +4,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { csrFromCoo } from "../../src/graph/csr";
+import { csrFromCoo } from "../../src/util/csr";
 import { evaluateScoreMatrix } from "../../src/eval/fullRanking";
 import { Rng } from "../../src/util/rng";
 

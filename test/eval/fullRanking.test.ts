@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { csrFromCoo, type Csr } from "../../src/graph/csr";
+import { csrFromCoo, type Csr } from "../../src/util/csr";
 import { evaluableUsers, evaluateFullRanking, evaluateFullRankingSplits, evaluateScoreMatrix, type EvalResult } from "../../src/eval/fullRanking";
 import { Rng } from "../../src/util/rng";
 import { SeaError } from "../../src/util/errors";

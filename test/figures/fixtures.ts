@@ -1,7 +1,8 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import type { EpochRecord, PerUserMetrics, RunConfigRecord, RunMetrics } from "../../src/train/runRecord";
+import type { PerUserMetrics } from "../../src/eval/metricRecords";
+import type { EpochRecord, RunConfigRecord, RunMetrics } from "../../src/train/runRecord";
 
 /** A temp folder removed by the returned cleanup. */
 export function tempDir(prefix: string): { dir: string; cleanup: () => void } {

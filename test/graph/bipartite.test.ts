@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { normalizedBipartiteAdjacency } from "../../src/graph/bipartite";
-import { csrFromCoo, csrRow } from "../../src/graph/csr";
+import { csrFromCoo, csrRow } from "../../src/util/csr";
 
 test("normalizedBipartiteAdjacency: hand-computed example with an isolated user and item", () => {
   // 3 users × 4 items: u0 → {0, 1}, u1 → {1, 2}, u2 → {}, item 3 unused.

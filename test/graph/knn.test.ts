@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { knnGraph, mixedItemGraph, type KnnMultiply } from "../../src/graph/knn";
-import { csrRow, type Csr } from "../../src/graph/csr";
+import { csrRow, type Csr } from "../../src/util/csr";
 import type { FeatureMatrix } from "../../src/data/types";
 import { Rng } from "../../src/util/rng";
 import * as tf from "@tensorflow/tfjs";

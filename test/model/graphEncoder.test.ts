@@ -13,7 +13,7 @@ import {
 } from "../../src/model/graphEncoder";
 import { SparseMatrix, type SparseStrategy } from "../../src/backend/sparse";
 import { selectBackend } from "../../src/backend/select";
-import { csrFromCoo } from "../../src/graph/csr";
+import { csrFromCoo } from "../../src/util/csr";
 import { Rng } from "../../src/util/rng";
 import { availableAddon, assertSameBits, withAddonThreads } from "../backend/helpers";
 

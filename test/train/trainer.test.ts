@@ -121,7 +121,7 @@ test("a checkpoint of another layout is refused with a message naming it, and le
   const before = fs.readFileSync(file);
   await assert.rejects(
     trainRun({ dataset, config, variant: "sea", outDir: out, resume: true, quiet: true }),
-    (e: unknown) => e instanceof SeaError && e.message.includes(file) && /layout 1 is not this version's \(2\)/.test(e.message),
+    (e: unknown) => e instanceof SeaError && e.message.includes(file) && /layout 1 is not this version's \(3\)/.test(e.message),
   );
   assert.deepEqual(fs.readFileSync(file), before, "the checkpoint is not overwritten");
 });

@@ -2,6 +2,10 @@
  * Compressed sparse row matrix: row i's entries are indices[indptr[i] .. indptr[i+1]) with the
  * matching values. Column indices are sorted within each row. Used for interaction matrices
  * (users × items), the normalised user–item graph and item–item kNN graphs.
+ *
+ * It lives in util, the lowest layer, because it is plain typed arrays (no tensors, no domain meaning) and every
+ * layer that holds one imports it downward: backend's sparse products, data's loaders and samplers, graph's
+ * builders, eval's masks and the model. It is the sparse counterpart of the row-major helpers in rowMajor.ts.
  */
 export interface Csr {
   readonly nRows: number;
