@@ -3,6 +3,7 @@ import { groupByVariant, DEFAULT_METRIC, type MetricRef, type RunResult } from "
 import { baseValues, runsAtBase, sweptKeys, SWEEP_KEYS } from "./sweep";
 import { trainingCurvesFigure } from "./trainingCurves";
 import { ablationBarFigure } from "./ablation";
+import { groupByBackbone, plugInFigure } from "./plugIn";
 import { miCurvesFigure, miQuantitiesOf } from "./miCurves";
 import { miSummaryFigure } from "./miSummary";
 import { recoveryFigure } from "./recovery";
@@ -48,7 +49,8 @@ export function umapVariantPair(variants: readonly string[]): string[] {
  * Every figure the runs support: training curves, ablation bars, MI curves and the MI summary (when logged),
  * planted-factor recovery (synthetic data), UMAPs (when
  * embeddings exist), one sensitivity plot per swept config key (alpha, tau, clubWeight), results table.
- * Runs of several datasets give one set per dataset, names prefixed by the dataset. When a key is swept,
+ * Runs of several datasets give one set per dataset, names prefixed by the dataset; runs of several backbones
+ * give one set per backbone (prefixed by it) and the plug-in figure (plain vs + SEA per backbone). When a key is swept,
  * the per-variant figures use only runs at the key's most common value (runsAtBase).
  */
 export function planFigures(runs: readonly RunResult[], options: PlanOptions = {}): FigurePlan[] {
@@ -61,39 +63,57 @@ export function planFigures(runs: readonly RunResult[], options: PlanOptions = {
   const plans: FigurePlan[] = [];
   const datasets = [...byDataset.keys()].sort();
   for (const ds of datasets) {
-    const dsRuns = byDataset.get(ds)!;
-    const prefix = datasets.length > 1 ? `${safeStem(ds)}-` : "";
-    const swept = sweptKeys(dsRuns, SWEEP_KEYS);
-    const base = baseValues(dsRuns, swept);
-    const baseRuns = runsAtBase(dsRuns, base);
-    const baseNote = swept.length > 0 ? ` (runs at ${[...base].map(([k, v]) => `${k}=${v}`).join(", ")})` : "";
-    const metric = options.metric ?? DEFAULT_METRIC;
-
-    plans.push({ name: `${prefix}training-curves`, description: `loss parts and validation Recall@20 per epoch${baseNote}`, build: () => trainingCurvesFigure(baseRuns) });
-    plans.push({
-      name: `${prefix}ablation`,
-      description: `${metric.split} ${metric.name} per variant, mean ± std over seeds, significance vs sea${baseNote}`,
-      build: () => ablationBarFigure(baseRuns, { metric, test: options.test ?? "t" }),
-    });
-    if (miQuantitiesOf(baseRuns).length > 0) {
-      plans.push({ name: `${prefix}mi-curves`, description: `MI estimates per epoch with intervals and sanity references${baseNote}`, build: () => miCurvesFigure(baseRuns) });
+    const datasetPrefix = datasets.length > 1 ? `${safeStem(ds)}-` : "";
+    const byBackbone = groupByBackbone(byDataset.get(ds)!);
+    if (byBackbone.size > 1) {
+      const all = byDataset.get(ds)!;
+      const metric = options.metric ?? DEFAULT_METRIC;
       plans.push({
-        name: `${prefix}mi-summary`,
-        description: `MI estimates at the last MI epoch per variant, 95% intervals, paired tests vs sea${baseNote}`,
-        build: () => miSummaryFigure(baseRuns),
+        name: `${datasetPrefix}plug-in`,
+        description: `${metric.split} ${metric.name} per backbone: plain vs + SEA side by side, mean ± std over seeds, significance vs sea on each backbone`,
+        build: () => plugInFigure(all, { metric, test: options.test ?? "t" }),
       });
     }
-    if (baseRuns.some((r) => r.metrics.recovery !== undefined)) {
-      plans.push({ name: `${prefix}ground-truth-recovery`, description: `planted-factor recovery (linear-probe R²) per variant${baseNote}`, build: () => recoveryFigure(baseRuns) });
+    for (const [backbone, backboneRuns] of byBackbone) {
+      plans.push(...planDatasetFigures(backboneRuns, byBackbone.size > 1 ? `${datasetPrefix}${safeStem(backbone)}-` : datasetPrefix, options));
     }
-    const umapPlan = planUmap(baseRuns, prefix, options);
-    if (umapPlan) plans.push(umapPlan);
-    for (const key of swept) {
-      const sweepRuns = runsAtBase(dsRuns, base, key);
-      plans.push({ name: `${prefix}sensitivity-${safeStem(key)}`, description: `${metric.name} against ${key}`, build: () => sensitivityFigure(sweepRuns, key, { metric }) });
-    }
-    plans.push({ name: `${prefix}results-table`, description: `test metrics per variant, mean ± std${baseNote}`, build: () => resultsTableFigure(baseRuns) });
   }
+  return plans;
+}
+
+/** The figures of one dataset and backbone (names prefixed by them when a folder holds several). */
+function planDatasetFigures(dsRuns: readonly RunResult[], prefix: string, options: PlanOptions): FigurePlan[] {
+  const plans: FigurePlan[] = [];
+  const swept = sweptKeys(dsRuns, SWEEP_KEYS);
+  const base = baseValues(dsRuns, swept);
+  const baseRuns = runsAtBase(dsRuns, base);
+  const baseNote = swept.length > 0 ? ` (runs at ${[...base].map(([k, v]) => `${k}=${v}`).join(", ")})` : "";
+  const metric = options.metric ?? DEFAULT_METRIC;
+
+  plans.push({ name: `${prefix}training-curves`, description: `loss parts and validation Recall@20 per epoch${baseNote}`, build: () => trainingCurvesFigure(baseRuns) });
+  plans.push({
+    name: `${prefix}ablation`,
+    description: `${metric.split} ${metric.name} per variant, mean ± std over seeds, significance vs sea${baseNote}`,
+    build: () => ablationBarFigure(baseRuns, { metric, test: options.test ?? "t" }),
+  });
+  if (miQuantitiesOf(baseRuns).length > 0) {
+    plans.push({ name: `${prefix}mi-curves`, description: `MI estimates per epoch with intervals and sanity references${baseNote}`, build: () => miCurvesFigure(baseRuns) });
+    plans.push({
+      name: `${prefix}mi-summary`,
+      description: `MI estimates at the last MI epoch per variant, 95% intervals, paired tests vs sea${baseNote}`,
+      build: () => miSummaryFigure(baseRuns),
+    });
+  }
+  if (baseRuns.some((r) => r.metrics.recovery !== undefined)) {
+    plans.push({ name: `${prefix}ground-truth-recovery`, description: `planted-factor recovery (linear-probe R²) per variant${baseNote}`, build: () => recoveryFigure(baseRuns) });
+  }
+  const umapPlan = planUmap(baseRuns, prefix, options);
+  if (umapPlan) plans.push(umapPlan);
+  for (const key of swept) {
+    const sweepRuns = runsAtBase(dsRuns, base, key);
+    plans.push({ name: `${prefix}sensitivity-${safeStem(key)}`, description: `${metric.name} against ${key}`, build: () => sensitivityFigure(sweepRuns, key, { metric }) });
+  }
+  plans.push({ name: `${prefix}results-table`, description: `test metrics per variant, mean ± std${baseNote}`, build: () => resultsTableFigure(baseRuns) });
   return plans;
 }
 

@@ -18,7 +18,7 @@ export const OKABE_ITO = {
 } as const;
 
 /** The kit's variants in the order figures list them (docs/method.md §6). */
-export const VARIANT_ORDER: readonly string[] = ["sea", "no-club", "no-solosim", "no-both", "orthogonal", "neg-l2", "subtraction"];
+export const VARIANT_ORDER: readonly string[] = ["plain", "sea", "no-club", "no-solosim", "no-both", "orthogonal", "neg-l2", "subtraction"];
 
 const VARIANT_COLOURS: Readonly<Record<string, string>> = {
   sea: OKABE_ITO.vermillion,
@@ -28,6 +28,8 @@ const VARIANT_COLOURS: Readonly<Record<string, string>> = {
   orthogonal: OKABE_ITO.orange,
   "neg-l2": OKABE_ITO.reddishPurple,
   subtraction: OKABE_ITO.skyBlue,
+  // The plug-in study's baseline (the backbone alone): neutral grey beside sea's vermillion.
+  plain: "#999999",
 };
 
 /** Colours for variants the kit does not know, picked by a hash of the name (stable across figures). */
