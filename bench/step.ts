@@ -12,6 +12,7 @@ import { readAnalysisParts } from "../src/train/embeddingsExport";
 import { measureEpochMi } from "../src/train/analysisHooks";
 import { Rng } from "../src/util/rng";
 import { countOption } from "./options";
+import { renderBackboneSteps, timeBackboneSteps } from "./backboneStep";
 
 interface StepTiming {
   stepSeconds: number;
@@ -30,6 +31,8 @@ interface BenchOptions {
   naiveSteps: string;
   warmup: string;
   variant: string;
+  backbone?: string;
+  separation?: string;
   backend?: string;
   profile?: boolean;
   analysis?: boolean;
@@ -53,6 +56,8 @@ export function registerStepBench(bench: Command): void {
     .option("--warmup <n>", "untimed steps per formulation before the timed ones", "3")
     .option("--naive-steps <n>", "timed steps for the naive formulation (0: skip it)", "1")
     .option("--variant <name>", "variant to time", "sea")
+    .option("--backbone <list>", "time these backbones (comma-separated, or all) alone and with --separation, beside sea + SEA, instead of reassociated vs naive")
+    .option("--separation <variant>", "with --backbone: the separation variant to add to each backbone (e.g. sea)")
     .option("--backend <name>", "backend (default: best available)")
     .option("--profile", "print the tfjs kernels that take the most time in one step")
     .option("--analysis", "also time the per-epoch analysis (analysis parts, MI estimation)")
@@ -61,6 +66,18 @@ export function registerStepBench(bench: Command): void {
       const backend = await selectBackend({ backend: opts.backend, quiet: opts.json });
       const dataset = await loadDatasetArg(opts.preset);
       const warmup = countOption(opts.warmup, "--warmup", 0);
+      if (opts.backbone !== undefined) {
+        const timings = await timeBackboneSteps(dataset, {
+          backbones: opts.backbone.split(",").map((s) => s.trim()).filter(Boolean),
+          separation: opts.separation ?? null,
+          warmup,
+          steps: countOption(opts.steps, "--steps", 1),
+          profile: opts.profile === true,
+        });
+        if (opts.json) process.stdout.write(JSON.stringify({ dataset: dataset.name, backend: backend.name, threads: backend.threads, warmup, timings }) + "\n");
+        else process.stdout.write(renderBackboneSteps(timings) + `\nbackend ${backend.name}, ${backend.threads} thread(s), dataset ${dataset.name}\n`);
+        return;
+      }
       const results: Record<string, StepTiming> = {};
       const extra: Record<string, unknown> = {};
       const projection: Record<string, number> = {};

@@ -11,8 +11,7 @@
  */
 import type { SeaConfig } from "../model/config";
 import { resolveVariantConfig } from "../model/variants";
-import { backboneDefinition } from "../model/backbones/registry";
-import { separationActive } from "../model/separation/separation";
+import { unsupportedCombination } from "../model/createModel";
 import { SeaError } from "../util/errors";
 import { datasetLabel, type ConfigLayer, type DatasetEntry, type ExperimentSpec, type GridValue, type NamedConfigSet } from "./spec";
 
@@ -201,7 +200,7 @@ export function expandCells(spec: ExperimentSpec, file: string): CellExpansion {
   for (const d of drafts) {
     const id = d.segments.join("/");
     const config = resolveCellConfig(d, id, file);
-    const incompatible = separationWithoutContent(config, d.variant);
+    const incompatible = unsupportedCombination(config, d.variant);
     if (incompatible) {
       skipped.push({ id, reason: incompatible });
       continue;
@@ -213,12 +212,6 @@ export function expandCells(spec: ExperimentSpec, file: string): CellExpansion {
     cells.push({ index: cells.length, id, dataset: d.dataset!, configSet: d.configSet, gridPoint: d.gridPoint, backbone: config.backbone, variant: d.variant, seed: d.seed, labels, config });
   }
   return { cells, merged: drafts.length - cells.length - skipped.length, skipped, columns };
-}
-
-/** Why a cell cannot be trained: a separation variant over a backbone that reads no item content; else null. */
-function separationWithoutContent(config: SeaConfig, variant: string): string | null {
-  const def = backboneDefinition(config.backbone);
-  return !def.readsContent && separationActive(config) ? `backbone ${def.name} reads no item content, so variant ${variant} has nothing to separate` : null;
 }
 
 function resolveCellConfig(d: CellDraft, id: string, file: string): SeaConfig {

@@ -1,3 +1,4 @@
+import { groupByBackbone, plugInSummary } from "./plugIn";
 import type { RunResult } from "./runs";
 import { groupByVariant, meanStd, metricLabel, DEFAULT_METRIC, type MetricRef } from "./runs";
 import { ablationSummary } from "./ablation";
@@ -189,9 +190,55 @@ export function findingsReport(runs: readonly RunResult[], metric: MetricRef = D
   for (const r of runs) byDataset.set(r.metrics.dataset.name, [...(byDataset.get(r.metrics.dataset.name) ?? []), r]);
   const out: string[] = ["# Findings", "", "Computed from the runs by `sea figures`; every number below comes from the run folders.", ""];
   for (const [dataset, dsRuns] of [...byDataset].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
-    out.push(`## ${dataset} (${dsRuns.length} runs)`, "", "### Ablation", "", ablationFindings(dsRuns, metric, reference), "");
-    out.push("### Mutual information (last MI epoch of each run)", "", miFindings(dsRuns, reference), "");
-    if (dsRuns.some((r) => r.metrics.recovery)) out.push("### Planted-factor recovery", "", recoveryFindings(dsRuns, reference), "");
+    out.push(`## ${dataset} (${dsRuns.length} runs)`, "");
+    const byBackbone = groupByBackbone(dsRuns);
+    if (byBackbone.size > 1) out.push("### Plug-in: each backbone alone and with SEA's separation", "", plugInFindings(dsRuns, metric), "");
+    for (const [backbone, bRuns] of byBackbone) {
+      const level = byBackbone.size > 1 ? "####" : "###";
+      if (byBackbone.size > 1) out.push(`### Backbone ${backbone}`, "");
+      out.push(`${level} Ablation`, "", ablationFindings(bRuns, metric, reference), "");
+      out.push(`${level} Mutual information (last MI epoch of each run)`, "", miFindings(bRuns, reference), "");
+      if (bRuns.some((r) => r.metrics.recovery)) out.push(`${level} Planted-factor recovery`, "", recoveryFindings(bRuns, reference), "");
+    }
   }
   return out.join("\n");
+}
+
+/**
+ * The plug-in paragraph (notebook 07, findings.md): per backbone, the backbone alone ("plain") against the backbone
+ * with SEA's separation ("sea"), with the paired tests on per-user values; then how many backbones SEA improved.
+ */
+export function plugInFindings(runs: readonly RunResult[], metric: MetricRef = DEFAULT_METRIC): string {
+  const label = `${metric.split} ${metricLabel(metric.name)}`;
+  const lines: string[] = [];
+  const better: string[] = [];
+  const worse: string[] = [];
+  for (const [backbone, rows] of plugInSummary(runs, { metric })) {
+    const sea = rows.find((r) => r.variant === "sea");
+    const plain = rows.find((r) => r.variant === "plain");
+    if (!plain && !sea) continue;
+    if (!sea) {
+      lines.push(`- ${backbone}: plain ${fmt(plain!.mean)} ± ${fmt(plain!.std)} (no SEA run${backbone === "lightgcn" ? ": it reads no item content" : ""}).`);
+      continue;
+    }
+    if (!plain) {
+      lines.push(`- ${backbone}: + SEA ${fmt(sea.mean)} ± ${fmt(sea.std)} (no plain run to compare with).`);
+      continue;
+    }
+    const c = plain.comparison;
+    // The test is plain − sea per user; the sentence speaks of what SEA adds (sea − plain).
+    const gain = c ? -c.meanDiff : sea.mean - plain.mean;
+    const pct = plain.mean !== 0 ? ` (${gain >= 0 ? "+" : ""}${fmt((100 * gain) / plain.mean)}%)` : "";
+    lines.push(
+      `- ${backbone}: plain ${fmt(plain.mean)} ± ${fmt(plain.std)} → + SEA ${fmt(sea.mean)} ± ${fmt(sea.std)}, Δ ${fmt(gain)}${pct}` +
+        (c ? ` per user over ${c.n} users, paired t ${fmtP(c.p)}.` : `; no test (${plain.noComparison ?? "no per-user values"}).`),
+    );
+    if (c && c.p < SIGNIFICANCE) (gain > 0 ? better : worse).push(backbone);
+  }
+  if (lines.length === 0) return "No backbone has runs of plain and sea.";
+  const verdict =
+    better.length + worse.length === 0
+      ? "On no backbone does SEA's separation change the metric detectably (p < 0.05)."
+      : [better.length > 0 ? `SEA's separation improves ${better.join(", ")} (p < 0.05)` : "", worse.length > 0 ? `it hurts ${worse.join(", ")} (p < 0.05)` : ""].filter(Boolean).join("; ") + ".";
+  return [`${label}, mean ± std over seeds:`, ...lines, verdict].join("\n");
 }

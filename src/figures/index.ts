@@ -5,6 +5,7 @@ export * from "./runs";
 export * from "./sweep";
 export * from "./trainingCurves";
 export * from "./ablation";
+export * from "./plugIn";
 export * from "./miCurves";
 export * from "./sensitivity";
 export * from "./table";

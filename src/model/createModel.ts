@@ -12,7 +12,7 @@ import { Rng, deriveSeed } from "../util/rng";
 import { SeaError } from "../util/errors";
 
 /** The forward pass of a composed model: the backbone's output and the separation's, kept for the loss. */
-interface ComposedForward extends ModelForward {
+export interface ComposedForward extends ModelForward {
   readonly backbone: BackboneOutput;
   readonly separation: SeparationForward;
 }
@@ -102,6 +102,15 @@ class ComposedModel implements RecommenderModel {
 }
 
 /**
+ * Why a backbone and a separation variant make no model, or null: SEA's separation over a backbone that reads no
+ * item content (lightgcn × sea). Experiments and ablations leave such cells out with this reason.
+ */
+export function unsupportedCombination(config: SeaConfig, variant: string): string | null {
+  const def = backboneDefinition(config.backbone);
+  return !def.readsContent && separationActive(config) ? `backbone ${def.name} reads no item content, so separation variant ${variant} has nothing to separate` : null;
+}
+
+/**
  * Builds the model `config.backbone` names with the separation `config` describes (docs/method.md §10).
  * Parameters are drawn from one seeded stream in this order: each modality's representation with its
  * consumers (the separation's first), the separation's heads, the backbone's own parameters, the
@@ -111,9 +120,8 @@ export function createModel(dims: ModelDims, config: SeaConfig): RecommenderMode
   const def = backboneDefinition(config.backbone);
   const specs = def.representations(dims, config);
   if (separationActive(config)) {
-    if (!def.readsContent || specs.length === 0) {
-      throw new SeaError(`backbone "${def.name}" reads no item content, so SEA's separation has nothing to split; use the "plain" variant with it`, { where: "config.backbone" });
-    }
+    const unsupported = unsupportedCombination(config, "this");
+    if (unsupported || specs.length === 0) throw new SeaError(`${unsupported ?? `backbone ${def.name} declares no item representation`}; use the "plain" variant with it`, { where: "config.backbone" });
     if (dims.modalities.length < 2) {
       throw new SeaError(`SEA's separation needs ≥ 2 modalities (this dataset has ${dims.modalities.length}); use the "plain" variant`, { where: "config" });
     }

@@ -14,6 +14,8 @@ export interface NotebookPlan {
   readonly variants: readonly string[];
   /** Config overrides (`key=value`) applied to every run of the notebooks at this size. */
   readonly sets: readonly string[];
+  /** The plug-in study of notebook 07: backbones crossed with variants. */
+  readonly plugIn: { readonly backbones: readonly string[]; readonly variants: readonly string[] };
   /** Values swept by the sensitivity notebook. */
   readonly sweep: { readonly alpha: readonly number[]; readonly tau: readonly number[]; readonly clubWeight: readonly number[] };
   /** Where the notebooks keep their runs (re-running reuses finished ones). */
@@ -36,6 +38,9 @@ export const SMALL_ABLATION = {
 
 const ALL_VARIANTS = ["sea", "no-club", "no-solosim", "no-both", "orthogonal", "neg-l2", "subtraction"];
 
+/** The paper's generalization study: each backbone alone and with SEA's separation (lightgcn has no content: plain only). */
+const PLUG_IN = { backbones: ["lightgcn", "vbpr", "freedom", "sea"], variants: ["plain", "sea"] } as const;
+
 export function notebookPlan(env: Readonly<Record<string, string | undefined>> = process.env): NotebookPlan {
   const raw = env.SEA_NOTEBOOK_SIZE?.trim() || "small";
   const repo = path.resolve(__dirname, "..", "..");
@@ -47,6 +52,7 @@ export function notebookPlan(env: Readonly<Record<string, string | undefined>> =
       epochs: 2,
       seeds: [1, 2],
       variants: ALL_VARIANTS,
+      plugIn: PLUG_IN,
       sets: ["batchSize=256", "clubSteps=5", "miSteps=30", "lr=0.005"],
       sweep: { alpha: [0.004, 0.012, 0.05], tau: [0.1, 0.2, 0.5], clubWeight: [0.002, 0.006, 0.02] },
       ...dirs("tiny"),
@@ -59,6 +65,7 @@ export function notebookPlan(env: Readonly<Record<string, string | undefined>> =
       epochs: SMALL_ABLATION.epochs,
       seeds: SMALL_ABLATION.seeds,
       variants: ALL_VARIANTS,
+      plugIn: PLUG_IN,
       sets: SMALL_ABLATION.sets,
       sweep: { alpha: [0.003, 0.012, 0.05], tau: [0.1, 0.2, 0.5], clubWeight: [0.0015, 0.006, 0.024] },
       ...dirs("small"),
@@ -71,6 +78,7 @@ export function notebookPlan(env: Readonly<Record<string, string | undefined>> =
     epochs: 1000,
     seeds: [1, 2, 3],
     variants: ALL_VARIANTS,
+    plugIn: PLUG_IN,
     sets: ["miEvery=5"],
     sweep: { alpha: [0.003, 0.012, 0.05], tau: [0.1, 0.2, 0.5], clubWeight: [0.0015, 0.006, 0.024] },
     ...dirs(tag),

@@ -47,3 +47,39 @@ export async function openNotebookAblation(env: Readonly<Record<string, string |
   );
   return { plan, backend, dataset, ablationDir, ablation, runs: loadRuns(ablationDir) };
 }
+
+/** What the plug-in notebook starts from: the backbones × {plain, sea} grid as trained or reused. */
+export interface NotebookPlugIn {
+  readonly plan: NotebookPlan;
+  readonly backend: BackendInfo;
+  readonly dataset: Dataset;
+  /** The plug-in study's folder (runs/<size>/plug-in), laid out <backbone>/<variant>/seed-<n>. */
+  readonly plugInDir: string;
+  readonly plugIn: readonly AblationRun[];
+  readonly runs: readonly RunResult[];
+}
+
+/**
+ * The first cell of notebook 07: the plug-in study (SEA's separation over each backbone, beside the backbone alone)
+ * at the notebooks' size, trained or reused from runs/<size>/plug-in. `sea ablate --backbones … --variants plain,sea`
+ * runs the same grid from the command line.
+ */
+export async function openNotebookPlugIn(env: Readonly<Record<string, string | undefined>> = process.env): Promise<NotebookPlugIn> {
+  const plan = notebookPlan(env);
+  const backend = await selectBackend();
+  const dataset = await loadDatasetArg(plan.dataset);
+  const plugInDir = path.join(plan.runsDir, "plug-in");
+  const plugIn = await runAblation({
+    dataset,
+    backbones: plan.plugIn.backbones,
+    variants: plan.plugIn.variants,
+    seeds: plan.seeds,
+    outDir: plugInDir,
+    backend,
+    sets: plan.sets,
+    explicit: { epochs: plan.epochs },
+    quiet: true,
+  });
+  console.log(`size ${plan.size}: dataset ${dataset.name}, backend ${backend.name}; ${plugIn.length} runs in ${plugInDir}`);
+  return { plan, backend, dataset, plugInDir, plugIn, runs: loadRuns(plugInDir) };
+}

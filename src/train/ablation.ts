@@ -6,6 +6,7 @@ import type { BackendInfo } from "../backend/select";
 import { trainRun } from "./trainer";
 import { withRunLock } from "./runLock";
 import { buildRunConfig, writeRunConfig, assertSameConfig } from "./runSetup";
+import { unsupportedCombination } from "../model/createModel";
 import type { GroundTruthFactors } from "./analysisHooks";
 import type { PerUserMetrics } from "../eval/metricRecords";
 import type { RunMetrics } from "./runRecord";
@@ -16,6 +17,8 @@ import { SeaError } from "../util/errors";
 
 export interface AblationOptions {
   readonly dataset: Dataset;
+  /** Backbones crossed with the variants (the plug-in study); absent or []: the config's backbone, no folder level. */
+  readonly backbones?: readonly string[];
   readonly variants: readonly string[];
   readonly seeds: readonly number[];
   readonly outDir: string;
@@ -36,42 +39,53 @@ export interface AblationRun {
   readonly labels?: Readonly<Record<string, string>>;
 }
 
-export function runDirFor(outDir: string, variant: string, seed: number): string {
-  return path.join(outDir, variant, `seed-${seed}`);
+/** A run's folder: `<out>/[<backbone>/]<variant>/seed-<n>` (the experiment layout, src/experiment/cells.ts). */
+export function runDirFor(outDir: string, variant: string, seed: number, backbone: string | null = null): string {
+  return backbone === null ? path.join(outDir, variant, `seed-${seed}`) : path.join(outDir, backbone, variant, `seed-${seed}`);
 }
 
 /**
- * Runs the variant × seed grid. Resumable: a finished run (metrics.json with a final stop reason) is
- * kept as it is, an interrupted one resumes from its checkpoint.
+ * Runs the (backbone ×) variant × seed grid in this process, one run after another (notebooks; `sea ablate` runs
+ * the same grid as an experiment, in worker processes). Resumable: a finished run (metrics.json with a final stop
+ * reason) is kept as it is, an interrupted one resumes from its checkpoint. A separation variant over a backbone
+ * that reads no item content (lightgcn × sea) is not a model: it is left out with a note.
  */
 export async function runAblation(options: AblationOptions): Promise<AblationRun[]> {
   const runs: AblationRun[] = [];
-  const total = options.variants.length * options.seeds.length;
+  const backbones: readonly (string | null)[] = options.backbones && options.backbones.length > 0 ? options.backbones : [null];
+  const grid = backbones.flatMap((backbone) => options.variants.flatMap((variant) => options.seeds.map((seed) => ({ backbone, variant, seed }))));
+  const total = grid.length;
+  const labelColumns = backbones[0] !== null ? ["backbone"] : [];
   let index = 0;
-  for (const variant of options.variants) {
-    for (const seed of options.seeds) {
-      index++;
-      const dir = runDirFor(options.outDir, variant, seed);
-      const config = buildRunConfig({ variant, configFile: options.configFile, sets: options.sets, explicit: { ...options.explicit, seed } });
-      assertSameConfig(dir, config, options.dataset.fingerprint);
-      const finished = readFinishedMetrics(dir, config.epochs);
-      if (finished) {
-        if (!options.quiet) process.stderr.write(`[${index}/${total}] ${variant} seed ${seed}: finished earlier, kept\n`);
-        runs.push({ variant, seed, dir, metrics: finished });
-        continue;
-      }
-      if (!options.quiet) process.stderr.write(`[${index}/${total}] ${variant} seed ${seed}\n`);
-      fs.mkdirSync(dir, { recursive: true });
-      if (!fs.existsSync(path.join(dir, "config.json"))) writeRunConfig(dir, config, variant, options.dataset, options.backend);
-      // The run lock keeps a concurrent `sea experiment run` (or another notebook) off this run meanwhile.
-      const metrics = await withRunLock(dir, {}, (lock) =>
-        trainRun({ dataset: options.dataset, config, variant, outDir: dir, resume: true, groundTruth: options.groundTruth, quiet: options.quiet, onEpoch: () => lock.heartbeat() }),
-      );
-      runs.push({ variant, seed, dir, metrics });
-      writeResultsCsv(options.outDir, runs);
+  for (const { backbone, variant, seed } of grid) {
+    index++;
+    const dir = runDirFor(options.outDir, variant, seed, backbone);
+    const explicit = { ...options.explicit, seed, ...(backbone !== null ? { backbone } : {}) };
+    const config = buildRunConfig({ variant, configFile: options.configFile, sets: options.sets, explicit });
+    const labels = backbone !== null ? { labels: { backbone } } : {};
+    const unsupported = unsupportedCombination(config, variant);
+    if (unsupported) {
+      if (!options.quiet) process.stderr.write(`[${index}/${total}] left out: ${unsupported}\n`);
+      continue;
     }
+    assertSameConfig(dir, config, options.dataset.fingerprint);
+    const finished = readFinishedMetrics(dir, config.epochs);
+    if (finished) {
+      if (!options.quiet) process.stderr.write(`[${index}/${total}] ${variant} seed ${seed}: finished earlier, kept\n`);
+      runs.push({ variant, seed, dir, metrics: finished, ...labels });
+      continue;
+    }
+    if (!options.quiet) process.stderr.write(`[${index}/${total}] ${variant} seed ${seed}\n`);
+    fs.mkdirSync(dir, { recursive: true });
+    if (!fs.existsSync(path.join(dir, "config.json"))) writeRunConfig(dir, config, variant, options.dataset, options.backend);
+    // The run lock keeps a concurrent `sea experiment run` (or another notebook) off this run meanwhile.
+    const metrics = await withRunLock(dir, {}, (lock) =>
+      trainRun({ dataset: options.dataset, config, variant, outDir: dir, resume: true, groundTruth: options.groundTruth, quiet: options.quiet, onEpoch: () => lock.heartbeat() }),
+    );
+    runs.push({ variant, seed, dir, metrics, ...labels });
+    writeResultsCsv(options.outDir, runs, labelColumns);
   }
-  writeResultsCsv(options.outDir, runs);
+  writeResultsCsv(options.outDir, runs, labelColumns);
   return runs;
 }
 
