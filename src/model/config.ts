@@ -170,7 +170,7 @@ const CHOICES: Partial<Record<keyof SeaConfig, readonly string[]>> = {
 };
 
 /**
- * The config's sections (docs/method.md §10): what the backbone is, what separation is plugged over it, how it
+ * The config's sections (docs/method.md §13): what the backbone is, what separation is plugged over it, how it
  * trains, and what is measured. Keys stay unique across sections, so `--set key=value` needs no section; a
  * config file may group keys by section (`{ "separation": { "alpha": 0.01 } }`) or list them flat.
  */

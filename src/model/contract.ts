@@ -6,7 +6,7 @@ import type { BprTriples } from "../data/bprSampling";
 import type { SavedTensor } from "../util/savedTensor";
 
 /**
- * The model contract (docs/method.md §10): what the trainer, evaluation, checkpoints, the MI analysis, the
+ * The model contract (docs/method.md §13): what the trainer, evaluation, checkpoints, the MI analysis, the
  * embeddings export and the figures see of any model. A model is a backbone (src/model/backbones/, one file
  * and one registry entry each) with SEA's separation plugged over its per-modality item representations
  * (src/model/separation/); `createModel` (src/model/createModel.ts) composes the two. Nothing above this

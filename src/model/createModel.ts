@@ -18,7 +18,7 @@ export interface ComposedForward extends ModelForward {
 }
 
 /**
- * A backbone with SEA's separation plugged over its per-modality representations (docs/method.md §10). Per
+ * A backbone with SEA's separation plugged over its per-modality representations (docs/method.md §13). Per
  * forward: each modality's projection computes E_m's consumers (the separation's and the backbone's) in one
  * product; the separation reads its consumers (and under the subtraction construction replaces E_m); the
  * backbone reads its own consumers' outputs and returns scoring tables. The loss is the backbone's terms
@@ -111,7 +111,7 @@ export function unsupportedCombination(config: SeaConfig, variant: string): stri
 }
 
 /**
- * Builds the model `config.backbone` names with the separation `config` describes (docs/method.md §10).
+ * Builds the model `config.backbone` names with the separation `config` describes (docs/method.md §13).
  * Parameters are drawn from one seeded stream in this order: each modality's representation with its
  * consumers (the separation's first), the separation's heads, the backbone's own parameters, the
  * subtraction's attention.

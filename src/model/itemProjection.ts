@@ -27,7 +27,7 @@ interface ConsumerLayer {
 /**
  * One modality's item representation E = X·W + b (d×w; SEA's square layer has w = d, docs/method.md §2), split
  * into generic = E[:, :h] and unique = E[:, h:], together with the first linear layer of every consumer of
- * those parts (the separation's and the backbone's, docs/method.md §10).
+ * those parts (the separation's and the backbone's, docs/method.md §13).
  *
  * W is stored as its two column blocks (W_g = W[:, :h], W_u = W[:, h:], with their biases) and a consumer
  * that reads all of E has its weight stored as the matching row blocks, so no step ever slices, pads or

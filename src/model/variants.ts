@@ -4,7 +4,7 @@ import { SeaError } from "../util/errors";
 
 /**
  * The separation variants: the ablations and baselines, each a named configuration of SEA's separation (not a
- * copy of the model), plugged over whichever backbone `backbone` names (docs/method.md §7, §10). `alpha` switches
+ * copy of the model), plugged over whichever backbone `backbone` names (docs/method.md §7, §13). `alpha` switches
  * the Solosim alignment on/off; `distance` picks the distance term; `partConstruction` split or subtraction.
  */
 export interface VariantSpec {

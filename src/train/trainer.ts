@@ -37,7 +37,7 @@ export interface TrainOptions {
 
 /**
  * Trains one model — the backbone `config.backbone` with the separation variant's config (docs/method.md §8,
- * §9, §10): per batch one Adam step of the model on its loss (the backbone's terms, then alpha·Solosim +
+ * §9, §13): per batch one Adam step of the model on its loss (the backbone's terms, then alpha·Solosim +
  * clubWeight·distance), then the companion network's inner loop (CLUB's q) on the detached pairs; after each
  * epoch a fresh inference-mode forward pass is evaluated on valid and test (full ranking), MI is estimated on
  * frozen parts, and a checkpoint is written atomically. Early stop on valid `stopMetric`; the reported test
@@ -161,7 +161,8 @@ function evaluateAndRecord(
     const bestScore = state.metrics.bestEpoch > 0 ? (state.metrics.best.valid[config.stopMetric] ?? -Infinity) : -Infinity;
     const isBest = score > bestScore;
     const analysisParts = measureMi || isBest ? readAnalysisParts(model, data) : [];
-    if (measureMi) {
+    // A backbone without item content (lightgcn) has no parts: nothing to measure.
+    if (measureMi && analysisParts.length > 0) {
       // The sanity references (shuffled pairs, a part with itself) are measured once per run, at its first MI epoch.
       const epochMi = measureEpochMi(analysisParts, model, config, state.metrics.miReference === undefined);
       record.mi = epochMi.mi;

@@ -6,7 +6,7 @@ import type { ParamStore } from "../params";
 import type { BprTriples } from "../../data/bprSampling";
 
 /**
- * The backbone contract (docs/method.md §10). A backbone is a recommender: it owns its parameters, turns the
+ * The backbone contract (docs/method.md §13). A backbone is a recommender: it owns its parameters, turns the
  * data into scoring tables, and names its own loss terms. Where it reads item content it does so through one
  * item representation per modality, E_m = X_m·W_m + b_m (an affine map of the raw features, width `width`):
  * that representation is what SEA's separation splits into generic and unique parts, and the backbone reads

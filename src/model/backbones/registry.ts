@@ -3,7 +3,7 @@ import { SEA_BACKBONE } from "./sea";
 import { SeaError } from "../../util/errors";
 
 /**
- * The backbones by name (docs/method.md §10). A new backbone is one module exporting a BackboneDefinition and
+ * The backbones by name (docs/method.md §13). A new backbone is one module exporting a BackboneDefinition and
  * one line here; the trainer, evaluation, checkpoints, analysis and figures need nothing else.
  */
 const BACKBONES = new Map<string, BackboneDefinition>([[SEA_BACKBONE.name, SEA_BACKBONE]]);

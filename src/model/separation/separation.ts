@@ -42,7 +42,7 @@ export function separationActive(config: Pick<SeaConfig, "alpha" | "distance" | 
 
 /**
  * SEA's separation as a plug-in over any backbone's per-modality item representations E_m (docs/method.md §2–§4,
- * §10): the split of E_m into generic/unique parts, the Solosim heads on the generic parts, the linear maps into
+ * §13): the split of E_m into generic/unique parts, the Solosim heads on the generic parts, the linear maps into
  * the distance term's space and the distance (CLUB bound, orthogonality, −L2 or none), or instead the
  * subtraction construction (shared = attention-weighted sum, specific = E − shared) that replaces E_m for the
  * backbone. Which of these exist is the variant's config; parameters no loss would reach are not allocated.
