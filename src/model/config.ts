@@ -76,6 +76,25 @@ export interface SeaConfig {
   /** "fast": fused/native kernels where they apply; "reference": only the readable tfjs compositions. */
   implementation: "reference" | "fast";
   seed: number;
+
+  // ---- Backbones of the plug-in study (src/model/backbones/, docs/backbones.md). MMRec's model yamls give
+  // search grids; the default is one point of the grid, named in each comment. Embedding widths reuse
+  // `embeddingDim` (MMRec's embedding_size 64; FREEDOM's feat_embed_dim must equal it, its modality BPR
+  // terms score users against the projected features). MMRec's learning rate (1e-3) is each definition's.
+  /** LightGCN: propagation layers over the user–item graph (MMRec n_layers, grid 1–4; 3 as the LightGCN paper). */
+  lightgcnLayers: number;
+  /** LightGCN: weight of EmbLoss on the batch's layer-0 embeddings (MMRec reg_weight, grid 1e-2…1e-6; 1e-4). */
+  lightgcnRegWeight: number;
+  /** VBPR: weight of EmbLoss on the batch's scoring rows (MMRec reg_weight, grid 2.0…1e-5; 1e-4). */
+  vbprRegWeight: number;
+  /** FREEDOM: propagation layers over the (pruned) user–item graph, layer mean (MMRec n_ui_layers 2). */
+  freedomUiLayers: number;
+  /** FREEDOM: propagations of the item ID embeddings over the frozen item–item graph (MMRec n_mm_layers 1). */
+  freedomMmLayers: number;
+  /** FREEDOM: fraction of training edges pruned each epoch by degree-sensitive sampling (MMRec dropout, grid 0.8/0.9; 0.8). */
+  freedomDropout: number;
+  /** FREEDOM: weight of the per-modality BPR terms on projected features (MMRec reg_weight, grid 0…1e-3; 1e-4). */
+  freedomRegWeight: number;
 }
 
 export const DEFAULT_CONFIG: Readonly<SeaConfig> = Object.freeze({
@@ -117,6 +136,14 @@ export const DEFAULT_CONFIG: Readonly<SeaConfig> = Object.freeze({
   reassociate: true,
   implementation: "fast",
   seed: 999,
+  // Backbones of the plug-in study (see the interface).
+  lightgcnLayers: 3,
+  lightgcnRegWeight: 1e-4,
+  vbprRegWeight: 1e-4,
+  freedomUiLayers: 2,
+  freedomMmLayers: 1,
+  freedomDropout: 0.8,
+  freedomRegWeight: 1e-4,
 }) as SeaConfig;
 
 type Kind = "number" | "integer" | "boolean" | "string" | "numberList" | "weights" | "nullableNumber";
@@ -160,6 +187,14 @@ const KINDS: Record<keyof SeaConfig, Kind> = {
   reassociate: "boolean",
   implementation: "string",
   seed: "integer",
+  // Backbones of the plug-in study.
+  lightgcnLayers: "integer",
+  lightgcnRegWeight: "number",
+  vbprRegWeight: "number",
+  freedomUiLayers: "integer",
+  freedomMmLayers: "integer",
+  freedomDropout: "number",
+  freedomRegWeight: "number",
 };
 
 const CHOICES: Partial<Record<keyof SeaConfig, readonly string[]>> = {
@@ -335,6 +370,18 @@ function validateConfig(c: SeaConfig): void {
   }
   if (!/^(recall|ndcg|precision|map)@\d+$/.test(c.stopMetric) || !c.ks.includes(Number(c.stopMetric.split("@")[1]))) {
     throw new SeaError(`stopMetric "${c.stopMetric}" must be recall|ndcg|precision|map@K with K in ks (${c.ks.join(",")})`, { where: "config.stopMetric" });
+  }
+  validateBackboneConfig(c);
+}
+
+/** The backbone keys: layer counts and weights ≥ 0, the pruned fraction in [0, 1). */
+function validateBackboneConfig(c: SeaConfig): void {
+  const nonNegative: (keyof SeaConfig)[] = ["lightgcnLayers", "lightgcnRegWeight", "vbprRegWeight", "freedomUiLayers", "freedomMmLayers", "freedomRegWeight"];
+  for (const key of nonNegative) {
+    if (!((c[key] as number) >= 0)) throw new SeaError(`${key} must be ≥ 0 (got ${String(c[key])})`, { where: `config.${key}` });
+  }
+  if (!(c.freedomDropout >= 0 && c.freedomDropout < 1)) {
+    throw new SeaError(`freedomDropout must be in [0, 1) (got ${c.freedomDropout})`, { where: "config.freedomDropout" });
   }
 }
 
