@@ -1,5 +1,5 @@
 import { SeaError } from "../util/errors";
-import { csrNnz, type Csr } from "./csr";
+import { csrNnz, type Csr } from "../util/csr";
 import type { Rng } from "../util/rng";
 
 /**

@@ -210,7 +210,22 @@ const CHOICES: Partial<Record<keyof SeaConfig, readonly string[]>> = {
  * config file may group keys by section (`{ "separation": { "alpha": 0.01 } }`) or list them flat.
  */
 export const CONFIG_SECTIONS = {
-  backbone: ["backbone", "embeddingDim", "encoderHidden", "leakySlope", "graphLayers", "knnK", "itemGraphWeights"],
+  backbone: [
+    "backbone",
+    "embeddingDim",
+    "encoderHidden",
+    "leakySlope",
+    "graphLayers",
+    "knnK",
+    "itemGraphWeights",
+    "lightgcnLayers",
+    "lightgcnRegWeight",
+    "vbprRegWeight",
+    "freedomUiLayers",
+    "freedomMmLayers",
+    "freedomDropout",
+    "freedomRegWeight",
+  ],
   separation: ["partConstruction", "genericFraction", "projHidden", "projOut", "tau", "alpha", "distance", "orthogonalMode", "clubDim", "clubHidden", "clubWeight", "clubSteps", "clubLr"],
   training: ["lr", "batchSize", "epochs", "patience", "stopMetric", "ks", "evalBatchSize", "reassociate", "implementation", "seed"],
   analysis: ["miEvery", "miSteps", "miDim", "miBootstrap", "miKsgK", "miKsgDim", "miMapSteps", "miMapLr"],

@@ -83,7 +83,7 @@ class ComposedModel implements RecommenderModel {
   }
 
   representationOutputs(data: ModelData, options: { readonly reassociate: boolean }): ReadonlyMap<string, tf.Tensor2D>[] {
-    return data.modalities.map((m, i) => this.projections[i]!.forward(m.features, options.reassociate));
+    return this.projections.map((p, i) => p.forward(data.modalities[i]!.features, options.reassociate));
   }
 
   variables(): tf.Variable[] {

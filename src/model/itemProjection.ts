@@ -137,7 +137,7 @@ export class ItemProjection {
       if (!layer.b) {
         // E itself: X·[W_g W_u] + [b_g b_u], in the same single product as the consumers.
         kernels.push(tf.concat([this.generic.w, this.unique.w], 1) as tf.Tensor2D);
-        biases.push(tf.concat([this.generic.b, this.unique.b], 0));
+        biases.push(tf.reshape(tf.concat([this.generic.b, this.unique.b], 0), [1, -1])); // [1, w], as the consumers' biases
         continue;
       }
       const terms = perPart.map((m) => m.get(layer.spec.name)).filter((t) => t !== undefined);

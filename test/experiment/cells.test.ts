@@ -117,3 +117,26 @@ test("the shipped experiments expand to the cells their comments promise", () =>
   const clothing = expandCells(readExperimentFile(path.join(REPO, "experiments/full/ablation.yaml")), "full").cells.filter((c) => c.dataset.path === "clothing");
   assert.ok(clothing.length === 21 && clothing.every((c) => c.config.patience === 30), "Clothing stops after 30 epochs without improvement");
 });
+
+test("backbones are an axis between the grid and the variant; a separation over an ID-only backbone is left out with its reason", () => {
+  const s = spec({ backbones: ["lightgcn", "vbpr"], variants: ["plain", "sea"], seeds: [1] });
+  const { cells, columns, skipped, merged } = expandCells(s, "t.yaml");
+  assert.deepEqual(cells.map((c) => c.id), ["lightgcn/plain/seed-1", "vbpr/plain/seed-1", "vbpr/sea/seed-1"]);
+  assert.deepEqual(columns, ["backbone", "variant", "seed"]);
+  assert.deepEqual(skipped.map((x) => x.id), ["lightgcn/sea/seed-1"]);
+  assert.match(skipped[0]!.reason, /lightgcn reads no item content/);
+  assert.equal(merged, 0, "a skipped cell is not counted as merged");
+  assert.deepEqual(cells.map((c) => [c.backbone, c.config.backbone]), [["lightgcn", "lightgcn"], ["vbpr", "vbpr"], ["vbpr", "vbpr"]]);
+  assert.equal(cells[2]!.config.alpha, DEFAULT_CONFIG.alpha, "vbpr + sea has SEA's separation constants");
+  assert.equal(cells[1]!.config.alpha, 0, "plain switches the separation off");
+});
+
+test("one backbone is not a folder level; no backbones field keeps a definition's fingerprint", () => {
+  const one = expandCells(spec({ backbones: ["freedom"], variants: ["sea"], seeds: [1] }), "t.yaml");
+  assert.deepEqual(one.cells.map((c) => c.id), ["sea/seed-1"]);
+  assert.equal(one.cells[0]!.config.backbone, "freedom");
+  const without = spec({});
+  assert.deepEqual(without.backbones, []);
+  assert.notEqual(experimentFingerprint(spec({ backbones: ["sea"] })), experimentFingerprint(without), "a backbones axis is part of the definition");
+  assert.throws(() => spec({ backbones: ["nope"] }), /t\.yaml: backbones\[0\]: unknown backbone "nope"/);
+});

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { degreeSensitiveEdgeSample, edgeDegreeWeights } from "../../src/graph/edgeSampling";
-import { csrFromCoo, csrNnz, type Csr } from "../../src/graph/csr";
+import { csrFromCoo, csrNnz, type Csr } from "../../src/util/csr";
 import { Rng } from "../../src/util/rng";
 
 /** 6 users × 6 items: user 0 and item 0 are hubs, users 4–5 and items 4–5 have degree 1. */

@@ -34,7 +34,10 @@ export interface RepresentationSpec {
 /** The backbone's consumer outputs, per modality, by consumer name: [N, out]. */
 export type ConsumerReadings = readonly ReadonlyMap<string, tf.Tensor2D>[];
 
-/** Scoring tables and whatever else the backbone's loss reads (its own tensors, by name). */
+/**
+ * Scoring tables and whatever else the backbone's loss reads (its own tensors, by name). The tables are new tensors
+ * the caller owns and disposes (a backbone whose table is a parameter returns tf.clone of it).
+ */
 export interface BackboneOutput {
   readonly users: tf.Tensor2D;
   readonly items: tf.Tensor2D;

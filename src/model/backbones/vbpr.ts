@@ -60,7 +60,8 @@ class Vbpr implements Backbone {
       });
       if (content.length === 0) throw new Error("VBPR: reads item content and needs at least one modality");
       const summed = (content.length === 1 ? content[0]! : tf.addN(content)) as tf.Tensor2D;
-      return { users: this.userEmbedding as tf.Tensor2D, items: tf.concat([this.itemEmbedding as tf.Tensor2D, summed], 1) as tf.Tensor2D };
+      // clone: the scoring table is the caller's to dispose, never the parameter itself (backbone.ts).
+      return { users: tf.clone(this.userEmbedding) as tf.Tensor2D, items: tf.concat([this.itemEmbedding as tf.Tensor2D, summed], 1) as tf.Tensor2D };
     });
   }
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { csrFromCoo, type Csr } from "../../../src/graph/csr";
+import { csrFromCoo, type Csr } from "../../../src/util/csr";
 import { normalizedBipartiteAdjacency } from "../../../src/graph/bipartite";
 import { knnGraph, mixedItemGraph } from "../../../src/graph/knn";
 import { SparseMatrix } from "../../../src/backend/sparse";
