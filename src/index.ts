@@ -15,7 +15,7 @@ export { knnGraph, mixedItemGraph } from "./graph/knn";
 export type { Csr } from "./graph/csr";
 export { evaluateFullRanking, evaluateFullRankingSplits, evaluateScoreMatrix } from "./eval/fullRanking";
 export { bprLoss } from "./losses/bpr";
-export { bprLossOfTables } from "./losses/bprFused";
+export { bprLossOfTables } from "./losses/bprTables";
 export { solosimLoss } from "./losses/solosim";
 export { Club } from "./losses/club";
 export { fitClubFused, newClubAdamState, type ClubAdamState } from "./losses/clubFit";

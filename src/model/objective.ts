@@ -2,7 +2,7 @@ import * as tf from "@tensorflow/tfjs";
 import type { SeaConfig } from "./config";
 import type { ForwardOutput } from "./seaModel";
 import { normalizeRows } from "../losses/normalize";
-import { bprLossOfTables } from "../losses/bprFused";
+import { bprLossOfTables } from "../losses/bprTables";
 import type { BprTriples } from "../data/bprSampling";
 import { solosimLoss } from "../losses/solosim";
 import { orthogonalPenalty } from "../losses/orthogonal";

@@ -6,3 +6,6 @@
  */
 import "./graphEncoders";
 import "./projectionHead";
+import "./bprTables";
+import "./diagonalCrossEntropy";
+import "./solosim";
