@@ -7,7 +7,7 @@ import { SeaModel, type ModelData } from "../model/seaModel";
 import { prepareModelData, disposeModelData } from "../model/modelData";
 import { lossParts, type BprBatch } from "../model/objective";
 import { Club } from "../losses/club";
-import { fitClubFused, newClubAdamState, type ClubAdamState, type ClubFitSettings } from "../losses/clubFit";
+import { fitClubFused, newClubAdamState, type ClubAdamState, type ClubFitSettings } from "../losses/club/fit";
 import { sampleBprTriples } from "../data/bprSampling";
 import { evaluateFullRankingSplits, type EvalResult } from "../eval/fullRanking";
 import { Rng, deriveSeed } from "../util/rng";

@@ -9,3 +9,5 @@ import "./projectionHead";
 import "./bprTables";
 import "./diagonalCrossEntropy";
 import "./solosim";
+import "./clubBound";
+import "./clubFit";
