@@ -11,3 +11,5 @@ import "./diagonalCrossEntropy";
 import "./solosim";
 import "./clubBound";
 import "./clubFit";
+import "./adam";
+import "./sparseMatMul";
