@@ -1,5 +1,5 @@
 /**
- * Which implementation of the method runs (docs/method.md, "Implementations: reference and fast"), and the one
+ * Which implementation of the method runs (docs/method.md §0, "Implementations: reference and fast"), and the one
  * dispatch point through which every fused op is reached.
  *
  *  - "reference": only the readable tfjs compositions written next to the equations (src/model, src/losses,
@@ -19,23 +19,12 @@
  * the function's whole duration, so two runs with different implementations must not interleave in one process.
  */
 
-export type Implementation = "reference" | "fast";
+export const IMPLEMENTATIONS = ["reference", "fast"] as const;
 
-export const IMPLEMENTATIONS: readonly Implementation[] = ["reference", "fast"];
+export type Implementation = (typeof IMPLEMENTATIONS)[number];
 
-/** The ops that have a fast kernel (docs/method.md lists each with its readable function). */
-export type FusedOpName =
-  | "graphEncoders"
-  | "projectionHeadRest"
-  | "bprLossOfTables"
-  | "solosimOfNormalized"
-  | "diagonalCrossEntropy"
-  | "clubUpperBound"
-  | "clubFit"
-  | "adamMoments"
-  | "sparseMatMul";
-
-export const FUSED_OP_NAMES: readonly FusedOpName[] = [
+/** The ops that have a fast kernel (docs/method.md §0 lists each with its readable function). */
+export const FUSED_OP_NAMES = [
   "graphEncoders",
   "projectionHeadRest",
   "bprLossOfTables",
@@ -45,7 +34,9 @@ export const FUSED_OP_NAMES: readonly FusedOpName[] = [
   "clubFit",
   "adamMoments",
   "sparseMatMul",
-];
+] as const;
+
+export type FusedOpName = (typeof FUSED_OP_NAMES)[number];
 
 /**
  * Any op (every function type extends this one). The readable function and the kernel registered under its name
