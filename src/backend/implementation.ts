@@ -50,8 +50,6 @@ export interface FastKernel<F extends OpFunction> {
   readonly applies: () => boolean;
   /** Same arguments and result as the op's readable function, to float32 rounding (its agreement test says how close). */
   readonly run: F;
-  /** One line for docs and bench output: what the kernel is and what `applies` tests. */
-  readonly describe: string;
 }
 
 let active: Implementation = "fast";

@@ -83,7 +83,7 @@ test("under \"reference\" dispatchOp returns the readable function and no regist
   const readable = (x: number): string => `readable ${x}`;
   assert.ok(FUSED_OP_NAMES.includes(name));
   // A counting probe in place of the op's built-in kernel, which withKernel puts back afterwards.
-  const probe = { applies: () => true, run: (x: number): string => `fast ${x}`, describe: "test probe" };
+  const probe = { applies: () => true, run: (x: number): string => `fast ${x}` };
   let probed = 0;
   const counting = { ...probe, run: (x: number) => (probed++, probe.run(x)) };
   withKernel(name, counting, () => {
@@ -123,7 +123,7 @@ test("withImplementation restores the previous implementation after a return, a 
 });
 
 /** Runs fn with `kernel` registered under `name`, then puts the kernel that was there back. */
-function withKernel<F extends (...args: never[]) => unknown>(name: FusedOpName, kernel: { applies: () => boolean; run: F; describe: string }, fn: () => void): void {
+function withKernel<F extends (...args: never[]) => unknown>(name: FusedOpName, kernel: { applies: () => boolean; run: F }, fn: () => void): void {
   const builtIn = fastKernelOfOrThrow(name);
   registerFastKernel(name, kernel);
   try {
@@ -133,7 +133,7 @@ function withKernel<F extends (...args: never[]) => unknown>(name: FusedOpName, 
   }
 }
 
-function fastKernelOfOrThrow(name: FusedOpName): { applies: () => boolean; run: (...args: never[]) => unknown; describe: string } {
+function fastKernelOfOrThrow(name: FusedOpName): { applies: () => boolean; run: (...args: never[]) => unknown } {
   const kernel = fastKernelOf(name);
   assert.ok(kernel, `no built-in kernel registered for ${name}`);
   return kernel;

@@ -24,7 +24,6 @@ interface StepConstants {
 registerFastKernel("adamMoments", {
   applies: () => tf.getBackend() === "cpu" || tf.getBackend() === "wasm",
   run: (variable: tf.Variable) => new HostMoments(variable.size),
-  describe: "moments as typed arrays, one fused update per variable (the addon's adamUpdate, native/src/adam.cc, else a JS loop); applies on the tfjs cpu and wasm backends",
 });
 
 /** One variable's moments in host memory (AdamMoments of src/optim/adam.ts). */

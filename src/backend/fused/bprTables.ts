@@ -20,7 +20,6 @@ export interface TripleBatch {
 registerFastKernel("bprLossOfTables", {
   applies: () => tf.getBackend() === "cpu",
   run: bprLossOfTablesFused,
-  describe: "one custom op over host arrays; applies on the tfjs cpu backend",
 });
 
 /** The fused loss (batch checked by bprLossOfTables; tests call it directly). */

@@ -31,7 +31,6 @@ export function fusedClubBoundApplies(): boolean {
 registerFastKernel("clubUpperBound", {
   applies: fusedClubBoundApplies,
   run: (club: ClubNet, x: tf.Tensor2D, y: tf.Tensor2D, perm: Int32Array | tf.Tensor1D) => clubUpperBoundFused(club, x, y, perm, chooseClubBoundKernel("native")),
-  describe: "the addon's clubUpperBoundGrad (native/src/club_bound.cc) in one custom op; applies with the native kernels on the tfjs cpu backend",
 });
 
 /** The kernel for "native" (throws when the addon cannot be used) or "js" (the twin). */

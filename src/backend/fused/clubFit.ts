@@ -38,7 +38,6 @@ export type ClubFitPasses = "native" | "js" | "auto";
 registerFastKernel("clubFit", {
   applies: () => true,
   run: (club: ClubNet, pairs: readonly FlatPair[], state: FlatAdamState, settings: FitSettings) => fitClubFusedWith(club, pairs, state, settings),
-  describe: "one call on flat arrays (the addon's clubFitAdam, native/src/club_fit.cc, else its JS twin); applies on every backend",
 });
 
 /**

@@ -18,7 +18,6 @@ type CrossEntropyDirection = "rows" | "both";
 registerFastKernel("diagonalCrossEntropy", {
   applies: () => true,
   run: diagonalCrossEntropyFused,
-  describe: "one custom op, float64 loops over the scores read with dataSync; applies on every backend",
 });
 
 /** The fused op (shape checked by diagonalCrossEntropy; tests call it directly). */

@@ -68,7 +68,6 @@ registerFastKernel("graphEncoders", {
   applies: () => tf.getBackend() === "cpu",
   run: (modalities: readonly EncoderModalityTensors[], modalityWeights: tf.Tensor2D, options: EncoderConstants) =>
     graphEncodersFused(modalities, modalityWeights, options),
-  describe: "one custom op over host arrays (row passes native/src/row_ops.cc, else JS twins); applies on the tfjs cpu backend",
 });
 
 /**

@@ -71,7 +71,6 @@ function choosePasses(choice: ProjectionHeadPasses): HeadPasses {
 registerFastKernel("projectionHeadRest", {
   applies: () => tf.getBackend() === "cpu",
   run: (h1: tf.Tensor2D, params: HeadTensors) => projectionHeadFused(h1, params),
-  describe: "one custom op over host arrays (row passes native/src/row_ops.cc, else JS twins); applies on the tfjs cpu backend",
 });
 
 /**

@@ -26,7 +26,6 @@ registerFastKernel("solosimOfNormalized", {
     if (!lookup.fn) throw new Error(`solosimLoss: the fused path needs the native solosimForwardBackward kernel: ${lookup.reason}`);
     return fusedSolosimOfNormalized(aNormalized, bNormalized, tau, lookup.fn);
   },
-  describe: "the addon's solosimForwardBackward (native/src/solosim.cc) in one custom op; applies with the native kernels on the tfjs cpu backend",
 });
 
 /**

@@ -12,5 +12,4 @@ import { registerFastKernel } from "../implementation";
 registerFastKernel("sparseMatMul", {
   applies: () => tf.getBackend() === "cpu" || tf.getBackend() === "wasm",
   run: (matrix: SparseMatrix, dense: tf.Tensor2D) => matrix.customMatMul(dense),
-  describe: "one custom op over host arrays (the addon's spmm with native kernels on cpu, else a JS loop); applies on the tfjs cpu and wasm backends",
 });
