@@ -1,6 +1,8 @@
 import type { Command } from "commander";
 import * as tf from "@tensorflow/tfjs";
 import { selectBackend } from "../src/backend/select";
+import { describeImplementation, IMPLEMENTATIONS, isImplementation, setImplementation } from "../src/backend/implementation";
+import { SeaError } from "../src/util/errors";
 import { loadDatasetArg } from "../src/data/resolveDataset";
 import { sampleBprTriples } from "../src/data/bprSampling";
 import type { Dataset } from "../src/data/types";
@@ -34,6 +36,7 @@ interface BenchOptions {
   backbone?: string;
   separation?: string;
   backend?: string;
+  implementation: string;
   profile?: boolean;
   analysis?: boolean;
   json?: boolean;
@@ -59,11 +62,19 @@ export function registerStepBench(bench: Command): void {
     .option("--backbone <list>", "time these backbones (comma-separated, or all) alone and with --separation, beside sea + SEA, instead of reassociated vs naive")
     .option("--separation <variant>", "with --backbone: the separation variant to add to each backbone (e.g. sea)")
     .option("--backend <name>", "backend (default: best available)")
+    .option("--implementation <name>", `${IMPLEMENTATIONS.join(" or ")}: readable tfjs compositions only, or the fast kernels where they apply (docs/method.md)`, "fast")
     .option("--profile", "print the tfjs kernels that take the most time in one step")
     .option("--analysis", "also time the per-epoch analysis (analysis parts, MI estimation)")
     .option("--json", "print one JSON object")
     .action(async (opts: BenchOptions) => {
+      if (!isImplementation(opts.implementation)) {
+        throw new SeaError(`unknown implementation '${opts.implementation}' (expected ${IMPLEMENTATIONS.join(" or ")})`, { where: "--implementation" });
+      }
+      setImplementation(opts.implementation);
       const backend = await selectBackend({ backend: opts.backend, quiet: opts.json });
+      // After selectBackend: which fast kernels apply depends on the backend and its native kernels.
+      const implementation = describeImplementation();
+      if (!opts.json) process.stderr.write(`sea: ${implementation}\n`);
       const dataset = await loadDatasetArg(opts.preset);
       const warmup = countOption(opts.warmup, "--warmup", 0);
       if (opts.backbone !== undefined) {
@@ -105,7 +116,7 @@ export function registerStepBench(bench: Command): void {
       // bin/sea.js runs commands under V8's single-threaded GC and glibc malloc settings unless SEA_PROCESS_TUNING=0.
       const garbageCollector = process.execArgv.includes("--single-threaded-gc") ? "single-threaded" : "concurrent";
       const glibcTunables = process.env.GLIBC_TUNABLES ?? null;
-      const out = { dataset: dataset.name, backend: backend.name, threads: backend.threads, garbageCollector, glibcTunables, variant: opts.variant, warmup, ...results, ...extra, speedup, peakRssMiB };
+      const out = { dataset: dataset.name, backend: backend.name, implementation: opts.implementation, threads: backend.threads, garbageCollector, glibcTunables, variant: opts.variant, warmup, ...results, ...extra, speedup, peakRssMiB };
       if (opts.json) {
         process.stdout.write(JSON.stringify(out) + "\n");
         return;
@@ -128,6 +139,7 @@ export function registerStepBench(bench: Command): void {
       const projected = Object.entries(projection).map(([k, v]) => `${k} ${v.toFixed(2)} s`).join(", ");
       process.stdout.write(`item projections alone (forward + backward, all modalities): ${projected}` + (projectionSpeedup === null ? "\n" : `  → ${projectionSpeedup.toFixed(2)}×\n`));
       process.stdout.write(`speed-up of reassociation (whole step): ${ratio}   peak RSS ${peakRssMiB.toFixed(0)} MiB   backend ${backend.name}   V8 GC ${garbageCollector}\n`);
+      process.stdout.write(`${implementation}\n`);
     });
 }
 

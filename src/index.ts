@@ -4,6 +4,7 @@
  */
 export { selectBackend, type BackendInfo } from "./backend/select";
 export { SparseMatrix } from "./backend/sparse";
+export { setImplementation, activeImplementation, withImplementation, type Implementation } from "./backend/implementation";
 export { readNpy, writeNpy, readFeatureMatrix } from "./data/npy";
 export { loadMmrecDataset } from "./data/mmrec";
 export { loadDatasetArg, resolveDatasetPath } from "./data/resolveDataset";
@@ -16,10 +17,10 @@ export type { Csr } from "./util/csr";
 export { evaluateFullRanking, evaluateFullRankingSplits, evaluateScoreMatrix } from "./eval/fullRanking";
 export type { MetricValues, PerUserMetrics } from "./eval/metricRecords";
 export { bprLoss } from "./losses/bpr";
-export { bprLossOfTables } from "./losses/bprFused";
+export { bprLossOfTables } from "./losses/bprTables";
 export { solosimLoss } from "./losses/solosim";
 export { Club } from "./losses/club";
-export { fitClubFused, newClubAdamState, type ClubAdamState } from "./losses/clubFit";
+export { fitClub, newClubAdamState, type ClubAdamState } from "./losses/club";
 export { orthogonalPenalty } from "./losses/orthogonal";
 export { negL2 } from "./losses/negL2";
 export { estimateClubMi, estimateInfoNceMi, MI_ESTIMATORS } from "./analysis/mi";

@@ -2,7 +2,7 @@
 // wrt the encoder's maps x (generic) and y (unique) in one call, instead of ~100 small tfjs kernels forward and
 // backward per step. The CLUB net's weights are constants here: the encoder's optimiser never updates them
 // (the net trains in clubFitAdam, club_fit.cc). The TypeScript twin, which must stay in step with this file,
-// is clubUpperBoundGradJs in src/losses/clubBound.ts; the network is src/losses/club.ts:
+// is clubUpperBoundGradJs in src/backend/fused/clubBound.ts; the network is src/losses/club/club.ts:
 //   mu     = W2ᵀ relu(W1ᵀ x + b1) + b2,  lv = s · tanh(W4ᵀ relu(W3ᵀ x + b3) + b4),  iv = e^{−lv}
 //   ll(x, y) = Σ_d [ −(mu_d − y_d)² iv_d / 2 − lv_d / 2 ]
 //   D = ½ · mean_i [ ll(x_i, y_i) − ll(x_i, y_perm(i)) ] = (1/2N) Σ_i T_i,

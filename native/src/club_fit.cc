@@ -1,7 +1,7 @@
 // clubFitAdam: the CLUB network's whole inner training loop (docs/method.md §3.4: after each encoder step,
 // `steps` Adam steps of q(y|x)'s negative log-likelihood on detached pairs) in one call, so the trainer does
 // not pay tfjs's per-op overhead 50 times per step. The TypeScript twin, which must stay in step with this
-// file, is clubFitAdamJs in src/losses/clubFit.ts; the network is src/losses/club.ts:
+// file, is clubFitAdamJs in src/backend/fused/clubFit.ts; the network is src/losses/club/club.ts:
 //   mu     = W2ᵀ relu(W1ᵀ x + b1) + b2                   (W1: [xDim, h], W2: [h, yDim], stored [fanIn, fanOut])
 //   logvar = s · tanh(W4ᵀ relu(W3ᵀ x + b3) + b4)
 //   ll_i   = Σ_d [ −(mu_d − y_d)² / (2 exp(logvar_d)) − logvar_d / 2 ]

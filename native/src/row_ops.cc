@@ -1,5 +1,5 @@
 // Row-wise passes of two fused custom ops, moved out of JS typed-array loops: the graph encoders
-// (src/model/graphEncoder.ts) and the Solosim projection head (src/model/projectionHead.ts). Each function here
+// (src/backend/fused/graphEncoders.ts) and the Solosim projection head (src/backend/fused/projectionHead.ts). Each function here
 // is the twin of a JS function there, which stays as the fallback and must stay in step with this file.
 //
 // The arithmetic is the JS arithmetic, so both give the same bits: a JS number is a double, so a Float32Array

@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { takeData } from "../util/takeData";
 import { Club } from "../losses/club";
-import { fitClubFused, newClubAdamState } from "../losses/clubFit";
+import { fitClub, newClubAdamState } from "../losses/club/fit";
 import { Adam, pytorchAdam } from "../optim/adam";
 import { Rng, deriveSeed } from "../util/rng";
 import { SeaError } from "../util/errors";
@@ -92,7 +92,7 @@ export function fitDistanceMaps(
       });
       const pair = { x: takeData(x), y: takeData(y) };
       // q's own steps on the detached projections, after the map step, as in training (the same fused inner loop).
-      if (o.qSteps > 0) fitClubFused(club, [pair], qState, qSettings);
+      if (o.qSteps > 0) fitClub(club, [pair], qState, qSettings);
     }
     return { generic: foldStandardisation(gMap, gStats), unique: foldStandardisation(uMap, uStats) };
   } finally {

@@ -2,7 +2,7 @@ import * as tf from "@tensorflow/tfjs";
 import { takeData } from "../util/takeData";
 import { Club } from "../losses/club";
 import { Adam, pytorchAdam } from "../optim/adam";
-import { fitClubFused, newClubAdamState } from "../losses/clubFit";
+import { fitClub, newClubAdamState } from "../losses/club/fit";
 import { normalizeRows } from "../losses/normalize";
 import { diagonalCrossEntropy } from "../losses/diagonalCrossEntropy";
 import { Rng, deriveSeed } from "../util/rng";
@@ -107,7 +107,7 @@ export function estimateClubMi(x: Float32Array, y: Float32Array, n: number, dx: 
       variables: club.variables,
       step: () => {
         const rows = batches.next();
-        fitClubFused(club, [{ x: gatherRows(xs.train, dx, rows), y: gatherRows(ys.train, dy, rows) }], adam, settings);
+        fitClub(club, [{ x: gatherRows(xs.train, dx, rows), y: gatherRows(ys.train, dy, rows) }], adam, settings);
       },
       validationLoss: () => tf.tidy(() => club.learningLoss(xValid, yValid).dataSync()[0]!),
     });

@@ -55,7 +55,7 @@ export interface SeaNativeAddon {
   spmmTranspose(indptr: Int32Array, indices: Int32Array, values: Float32Array, nCols: number, x: Float32Array, d: number, out: Float32Array): void;
   /**
    * `steps` Adam steps of the CLUB network's negative log-likelihood on fixed (detached) pairs, in place
-   * (native/src/club_fit.cc; the TypeScript twin and the layouts are in src/losses/clubFit.ts).
+   * (native/src/club_fit.cc; the TypeScript twin and the layouts are in src/backend/fused/clubFit.ts and clubLayout.ts).
    * x: [rows, xDim], y: [rows, yDim]; rows are groups of `rowsPerGroup` (one per modality) and the loss is the
    * sum over groups of each group's mean NLL. params/m/v: the 8 CLUB arrays concatenated in Club.variables order.
    * `adamStep` is the number of Adam steps already taken (bias corrections use beta^(adamStep + s + 1)).
@@ -86,7 +86,7 @@ export interface SeaNativeAddon {
    */
   solosimForwardBackward(a: Float32Array, b: Float32Array, n: number, d: number, invTau: number, dA: Float32Array, dB: Float32Array): number;
   /**
-   * One Adam step of one parameter array (native/src/adam.cc; the twin is hostAdamUpdate in src/optim/adam.ts):
+   * One Adam step of one parameter array (native/src/adam.cc; the twin is hostAdamUpdate in src/backend/fused/adam.ts):
    * m and v in place, the new parameters written to `out`; stepSize = lr/(1−β₁ᵗ), invCorrection2 = 1/(1−β₂ᵗ).
    */
   adamUpdate(
@@ -103,7 +103,7 @@ export interface SeaNativeAddon {
   ): void;
   /**
    * The CLUB upper bound term of the encoder's loss and its gradient wrt x and y in one pass
-   * (native/src/club_bound.cc; the twin is clubUpperBoundGradJs in src/losses/clubBound.ts):
+   * (native/src/club_bound.cc; the twin is clubUpperBoundGradJs in src/backend/fused/clubBound.ts):
    * B = max(0, ½·mean_i[ll(x_i, y_i) − ll(x_i, y_perm(i))]) under the CLUB net q(y|x) (src/losses/club.ts) with
    * weights `params` (the 8 arrays concatenated in Club.variables order, read as constants). x: [rows, xDim],
    * y: [rows, yDim], perm: rows indices in [0, rows). Writes dx = ∂B/∂x and dy = ∂B/∂y (all zero when D ≤ 0,
@@ -123,8 +123,8 @@ export interface SeaNativeAddon {
     dy: Float32Array,
   ): number;
   // Row passes of the fused graph-encoder and projection-head ops (native/src/row_ops.cc), in place, threaded over
-  // rows (columns for sums) when large; each is the twin of a JS loop in src/model/graphEncoder.ts or
-  // src/model/projectionHead.ts and gives the same bits (same double accumulations, same float32 roundings, same
+  // rows (columns for sums) when large; each is the twin of a JS loop in src/backend/fused/graphEncoders.ts or
+  // src/backend/fused/projectionHead.ts and gives the same bits (same double accumulations, same float32 roundings, same
   // order).
   /** out = x < 0 ? slope·x : x (the product in double, rounded once). */
   leakyRelu(x: Float32Array, slope: number, out: Float32Array): void;

@@ -5,6 +5,8 @@ import { describeBlas, loadNativeAddon, NATIVE_BUILD_HINT, nativeAllowed, native
 import { disableNativeKernels, enableNativeKernels } from "./kernels";
 import { registerWasmFallbackKernels } from "./wasmKernels";
 import { registerCpuRepairKernels } from "./cpuKernels";
+// Registers the built-in fast kernels of the fused ops (the implementation switch, src/backend/implementation.ts).
+import "./fused";
 
 /** Recorded in every run's metadata. */
 export interface BackendInfo {

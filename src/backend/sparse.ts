@@ -3,6 +3,7 @@ import { csrNnz, csrTranspose, type Csr } from "../util/csr";
 import { SeaError } from "../util/errors";
 import { loadNativeAddon, type SeaNativeAddon } from "./addon";
 import { nativeKernelsActive } from "./kernels";
+import { dispatchOp } from "./implementation";
 
 /**
  * How SparseMatrix.matMul computes A·X:
@@ -10,8 +11,10 @@ import { nativeKernelsActive } from "./kernels";
  *  - "js":     the same CSR loop in JavaScript (correct everywhere, ~10x slower);
  *  - "ops":    tf.gather + tf.mul + tf.unsortedSegmentSum, staying on the backend's device
  *              (for tfjs-node(-gpu) / webgl; costs an [nnz × d] intermediate);
- *  - "auto":   native when the native kernels are active, else js on host backends (cpu, wasm),
- *              else ops.
+ *  - "auto":   the op "sparseMatMul" of the implementation switch (src/backend/implementation.ts): under
+ *              "reference" the readable ops composition differentiated by tfjs (opsMatMul); under "fast" on
+ *              host backends (cpu, wasm) the fast kernel (src/backend/fused/sparseMatMul.ts), native when the
+ *              native kernels are active, else js; else ops.
  * Host strategies read X with dataSync (zero-copy on the cpu backend, a copy on wasm).
  */
 export type SparseStrategy = "auto" | "native" | "js" | "ops";
@@ -54,6 +57,20 @@ export class SparseMatrix {
   /** A·X for X of shape [nCols, d] → [nRows, d]; differentiable in X. */
   matMul(dense: tf.Tensor2D): tf.Tensor2D {
     this.checkOperand(dense, this.nCols, "matMul");
+    // A forced strategy (tests, benchmarks) runs as asked; "auto" is the op "sparseMatMul" of the implementation switch.
+    if (this.strategy !== "auto") return this.product(dense) as tf.Tensor2D;
+    return dispatchOp("sparseMatMul", sparseMatMulReadable)(this, dense);
+  }
+
+  /** A·X by tf ops alone (gather, scale, segment sum), differentiated by tfjs: the readable composition. */
+  opsMatMul(dense: tf.Tensor2D): tf.Tensor2D {
+    this.checkOperand(dense, this.nCols, "opsMatMul");
+    return opsSpmm(this.csr, dense);
+  }
+
+  /** A·X as one custom op with the explicit gradient Aᵀ·dy, by the strategy "auto" resolves to (the fast kernel). */
+  customMatMul(dense: tf.Tensor2D): tf.Tensor2D {
+    this.checkOperand(dense, this.nCols, "customMatMul");
     return this.product(dense) as tf.Tensor2D;
   }
 
@@ -125,6 +142,11 @@ export class SparseMatrix {
     if (!HOST_BACKENDS.has(tf.getBackend())) return "ops";
     return nativeKernelsActive() && tf.getBackend() === "cpu" ? "native" : "js";
   }
+}
+
+/** The readable version of the op "sparseMatMul". */
+function sparseMatMulReadable(matrix: SparseMatrix, dense: tf.Tensor2D): tf.Tensor2D {
+  return matrix.opsMatMul(dense);
 }
 
 function requireAddon(): SeaNativeAddon {

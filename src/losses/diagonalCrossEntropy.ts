@@ -1,100 +1,31 @@
 import * as tf from "@tensorflow/tfjs";
+import { dispatchOp } from "../backend/implementation";
 
 export type CrossEntropyDirection = "rows" | "both";
 
 /**
- * The InfoNCE / Solosim cross-entropy of a square score matrix whose positives lie on the diagonal:
+ * The InfoNCE / Solosim cross-entropy of a square score matrix whose positives lie on the diagonal
+ * (docs/method.md §4 and §10.1, InfoNCE):
  *   "rows": mean_i [logsumexp_j S_ij − S_ii]   (softmax over each row)
  *   "both": the mean of that and the same over columns (softmax over each column).
- * Gradient: (softmax(S) − I)/N per direction.
- *
- * Written as one op with an explicit gradient and float64 loops over the values, instead of composing
- * tf.logSumExp: on tfjs's cpu backend that composition is a chain of broadcasting element-wise kernels
- * (max, sub, exp, sum, log, add, and max's gradient mask), each a full N×N pass with per-element index
- * arithmetic, which dominated the cost at N = 7,050. Here the forward pass keeps only the N log-sum-exps and the
- * backward pass recomputes the softmax from the saved scores, so no extra N×N tensor lives between the two.
- * Reads the scores synchronously (dataSync), which every backend available in Node supports.
+ * The op "diagonalCrossEntropy" (docs/method.md, "Implementations: reference and fast"):
+ * diagonalCrossEntropyReadable below, or under the "fast" implementation one op with an explicit gradient and
+ * float64 loops over the values, which keeps no N×N temporary between forward and backward
+ * (src/backend/fused/diagonalCrossEntropy.ts).
  */
 export function diagonalCrossEntropy(scores: tf.Tensor2D, direction: CrossEntropyDirection): tf.Scalar {
   const [n, m] = scores.shape;
   if (n !== m || n < 1) throw new Error(`diagonalCrossEntropy: expected a non-empty square matrix (got [${scores.shape}])`);
-  let rowLse: Float64Array | null = null;
-  let colLse: Float64Array | null = null;
-  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const s = args[0] as tf.Tensor2D;
-    (args[1] as tf.GradSaveFunc)([s]);
-    const values = s.dataSync() as Float32Array;
-    rowLse = logSumExps(values, n, "rows");
-    let loss = meanLseMinusDiagonal(values, rowLse, n);
-    if (direction === "both") {
-      colLse = logSumExps(values, n, "columns");
-      loss = (loss + meanLseMinusDiagonal(values, colLse, n)) / 2;
-    }
-    return {
-      value: tf.scalar(loss),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const grad = softmaxMinusIdentity(saved[0]!.dataSync() as Float32Array, n, rowLse!, colLse);
-        return tf.mul(dy, tf.tensor2d(grad, [n, n]));
-      },
-    };
+  return dispatchOp("diagonalCrossEntropy", diagonalCrossEntropyReadable)(scores, direction);
+}
+
+/** The readable composition: tf.logSumExp along rows (and columns) minus the diagonal, averaged. */
+export function diagonalCrossEntropyReadable(scores: tf.Tensor2D, direction: CrossEntropyDirection): tf.Scalar {
+  return tf.tidy(() => {
+    const diagonal = tf.sum(tf.mul(scores, tf.eye(scores.shape[0])), 1);
+    const rows = tf.mean(tf.sub(tf.logSumExp(scores, 1), diagonal));
+    if (direction === "rows") return rows as tf.Scalar;
+    const columns = tf.mean(tf.sub(tf.logSumExp(scores, 0), diagonal));
+    return tf.div(tf.add(rows, columns), 2) as tf.Scalar;
   });
-  return op(scores) as tf.Scalar;
-}
-
-/** log Σ exp along each row (or column), with the max subtracted first so exp never overflows. */
-function logSumExps(s: Float32Array, n: number, along: "rows" | "columns"): Float64Array {
-  if (along === "columns") return columnLogSumExps(s, n);
-  const out = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    const base = i * n;
-    let max = -Infinity;
-    for (let j = 0; j < n; j++) if (s[base + j]! > max) max = s[base + j]!;
-    let sum = 0;
-    for (let j = 0; j < n; j++) sum += Math.exp(s[base + j]! - max);
-    out[i] = max + Math.log(sum);
-  }
-  return out;
-}
-
-/**
- * The column version, reading the matrix row by row (a strided walk down each column missed the cache on every
- * value). Each column's max and sum still take its values in row order, so the results are the same bits.
- */
-function columnLogSumExps(s: Float32Array, n: number): Float64Array {
-  const max = new Float64Array(n).fill(-Infinity);
-  for (let i = 0; i < n; i++) {
-    const base = i * n;
-    for (let j = 0; j < n; j++) if (s[base + j]! > max[j]!) max[j] = s[base + j]!;
-  }
-  const sum = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    const base = i * n;
-    for (let j = 0; j < n; j++) sum[j] += Math.exp(s[base + j]! - max[j]!);
-  }
-  const out = new Float64Array(n);
-  for (let j = 0; j < n; j++) out[j] = max[j]! + Math.log(sum[j]!);
-  return out;
-}
-
-function meanLseMinusDiagonal(s: Float32Array, lse: Float64Array, n: number): number {
-  let total = 0;
-  for (let i = 0; i < n; i++) total += lse[i]! - s[i * n + i]!;
-  return total / n;
-}
-
-/** d loss / d S: (softmax_rows(S) − I)/N, averaged with (softmax_columns(S) − I)/N for "both". */
-function softmaxMinusIdentity(s: Float32Array, n: number, rowLse: Float64Array, colLse: Float64Array | null): Float32Array {
-  const g = new Float32Array(n * n);
-  const scale = colLse ? 1 / (2 * n) : 1 / n;
-  for (let i = 0; i < n; i++) {
-    const r = rowLse[i]!;
-    for (let j = 0; j < n; j++) {
-      const k = i * n + j;
-      let v = Math.exp(s[k]! - r);
-      if (colLse) v += Math.exp(s[k]! - colLse[j]!);
-      if (i === j) v -= colLse ? 2 : 1;
-      g[k] = v * scale;
-    }
-  }
-  return g;
 }

@@ -1,7 +1,8 @@
 import * as tf from "@tensorflow/tfjs";
 
-/** Smallest row norm divided by, as torch.nn.functional.normalize's default eps. */
-export const NORM_EPS = 1e-12;
+import { NORM_EPS } from "../util/normEps";
+
+export { NORM_EPS };
 
 /**
  * Rows scaled to unit L2 norm: x_i / max(‖x_i‖, eps). The max is taken on the squared norm before

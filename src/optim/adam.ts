@@ -1,8 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { SeaError } from "../util/errors";
 import type { SavedTensor } from "../util/savedTensor";
-import { lookUpNativeFunction, type SeaNativeAddon } from "../backend/addon";
-import { ownsHostStorage } from "../backend/cpuBackendAccess";
+import { dispatchOp } from "../backend/implementation";
 
 export interface AdamSettings {
   readonly lr: number;
@@ -16,28 +15,78 @@ export function pytorchAdam(lr: number): AdamSettings {
   return { lr, beta1: 0.9, beta2: 0.999, eps: 1e-8 };
 }
 
-/**
- * Where the moments live. "host": typed arrays, one fused loop per variable — on tfjs's `cpu` and `wasm`
- * backends a variable's values are host memory, and tfjs's own Adam is a chain of ~12 element-wise kernels
- * per variable, each allocating a full-size tensor (2.7 s per step for the 4096² image layer alone). The fused
- * update (the addon's, multithreaded, else a JS loop) takes ~0.05–0.2 s for all 21 M parameters at Baby
- * scale. "tensor": tf.Variables updated with tf ops, for backends whose memory is a device's.
- */
-export type AdamStorage = "host" | "tensor";
+/** The constants of one Adam step t (bias corrections in float64 from the step count). */
+export interface AdamStep {
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly eps: number;
+  /** lr / (1 − β₁ᵗ) */
+  readonly stepSize: number;
+  /** 1 / (1 − β₂ᵗ) */
+  readonly invCorrection2: number;
+}
 
-export function defaultAdamStorage(): AdamStorage {
-  return tf.getBackend() === "cpu" || tf.getBackend() === "wasm" ? "host" : "tensor";
+/**
+ * One variable's first and second moments and its update. The op "adamMoments" (docs/method.md, "Implementations:
+ * reference and fast") makes one per variable: TensorMoments below (tf.Variables updated with tf ops), or under the
+ * "fast" implementation on tfjs's cpu and wasm backends, where a variable's values are host memory, typed arrays
+ * updated in one fused loop per variable (src/backend/fused/adam.ts): tfjs ops are a chain of ~12 element-wise
+ * kernels per variable, each allocating a full-size tensor (2.7 s per step for the 4096² image layer alone).
+ */
+export interface AdamMoments {
+  /** m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², p ← p − stepSize·m / (√(v·invCorrection2) + ε). */
+  update(variable: tf.Variable, grad: tf.Tensor, step: AdamStep): void;
+  /** Copies of m and v (for a checkpoint). */
+  read(): { m: Float32Array; v: Float32Array };
+  /** Sets m and v (from a checkpoint; lengths checked by the caller). */
+  write(m: Float32Array, v: Float32Array): void;
+  dispose(): void;
+}
+
+/** The readable moments: two tf.Variables, the update written with tf ops as the equation reads. */
+export class TensorMoments implements AdamMoments {
+  private readonly m: tf.Variable;
+  private readonly v: tf.Variable;
+
+  constructor(private readonly shape: readonly number[]) {
+    this.m = tf.tidy(() => tf.variable(tf.zeros([...shape]), false));
+    this.v = tf.tidy(() => tf.variable(tf.zeros([...shape]), false));
+  }
+
+  update(variable: tf.Variable, grad: tf.Tensor, { beta1, beta2, eps, stepSize, invCorrection2 }: AdamStep): void {
+    tf.tidy(() => {
+      this.m.assign(tf.add(tf.mul(this.m, beta1), tf.mul(grad, 1 - beta1)));
+      this.v.assign(tf.add(tf.mul(this.v, beta2), tf.mul(tf.square(grad), 1 - beta2)));
+      const denominator = tf.add(tf.sqrt(tf.mul(this.v, invCorrection2)), eps);
+      variable.assign(tf.sub(variable, tf.div(tf.mul(this.m, stepSize), denominator)));
+    });
+  }
+
+  read(): { m: Float32Array; v: Float32Array } {
+    return { m: Float32Array.from(this.m.dataSync() as Float32Array), v: Float32Array.from(this.v.dataSync() as Float32Array) };
+  }
+
+  write(m: Float32Array, v: Float32Array): void {
+    tf.tidy(() => {
+      this.m.assign(tf.tensor(m, [...this.shape]));
+      this.v.assign(tf.tensor(v, [...this.shape]));
+    });
+  }
+
+  dispose(): void {
+    this.m.dispose();
+    this.v.dispose();
+  }
+}
+
+function tensorMoments(variable: tf.Variable): AdamMoments {
+  return new TensorMoments(variable.shape);
 }
 
 export interface NamedVariable {
   /** Stable name (checkpoints): the model's parameter name, not tfjs's process-unique variable name. */
   readonly name: string;
   readonly variable: tf.Variable;
-}
-
-interface Moments {
-  m: Float32Array | tf.Variable;
-  v: Float32Array | tf.Variable;
 }
 
 /**
@@ -47,22 +96,16 @@ interface Moments {
  */
 export class Adam {
   private step = 0;
-  private readonly moments = new Map<string, Moments>();
-  /** The addon's multithreaded update for host storage (null: the JS loop, the same arithmetic). */
-  private readonly native: SeaNativeAddon["adamUpdate"] | null;
+  private readonly moments = new Map<string, AdamMoments>();
 
+  /** The moments' kind is chosen here, once, by the implementation active at construction (op "adamMoments"). */
   constructor(
     private readonly entries: readonly NamedVariable[],
     private readonly settings: AdamSettings,
-    readonly storage: AdamStorage = defaultAdamStorage(),
   ) {
-    this.native = storage === "host" ? lookUpNativeFunction("adamUpdate").fn : null;
     for (const { name, variable } of entries) {
       if (this.moments.has(name)) throw new Error(`Adam: duplicate variable name ${name}`);
-      this.moments.set(name, storage === "host" ? { m: staggeredZeros(variable.size, 1), v: staggeredZeros(variable.size, 2) } : {
-        m: tf.tidy(() => tf.variable(tf.zerosLike(variable), false)),
-        v: tf.tidy(() => tf.variable(tf.zerosLike(variable), false)),
-      });
+      this.moments.set(name, dispatchOp("adamMoments", tensorMoments)(variable));
     }
   }
 
@@ -75,32 +118,10 @@ export class Adam {
   apply(grads: tf.NamedTensorMap): void {
     this.step++;
     const { lr, beta1, beta2, eps } = this.settings;
-    const correction1 = 1 - Math.pow(beta1, this.step);
-    const correction2 = 1 - Math.pow(beta2, this.step);
+    const step: AdamStep = { beta1, beta2, eps, stepSize: lr / (1 - Math.pow(beta1, this.step)), invCorrection2: 1 / (1 - Math.pow(beta2, this.step)) };
     for (const { name, variable } of this.entries) {
       const grad = grads[variable.name];
-      if (!grad) continue;
-      const moments = this.moments.get(name)!;
-      if (moments.m instanceof Float32Array && moments.v instanceof Float32Array) {
-        const params = variable.dataSync() as Float32Array;
-        // In place when the variable alone holds its storage (each element is read before it is written): a
-        // fresh array per step costs, for each 4096 × 2048 block, ~15 ms of page faults on first touch here.
-        const inPlace = ownsHostStorage(variable);
-        const next = inPlace ? params : new Float32Array(params.length);
-        const update = this.native ?? hostAdamUpdate;
-        update(params, grad.dataSync() as Float32Array, moments.m, moments.v, next, lr / correction1, 1 / correction2, beta1, beta2, eps);
-        // tf.tensor keeps `next` as the variable's new storage on host backends (no copy).
-        if (!inPlace) tf.tidy(() => variable.assign(tf.tensor(next, variable.shape, "float32")));
-      } else {
-        const m = moments.m as tf.Variable;
-        const v = moments.v as tf.Variable;
-        tf.tidy(() => {
-          m.assign(tf.add(tf.mul(m, beta1), tf.mul(grad, 1 - beta1)));
-          v.assign(tf.add(tf.mul(v, beta2), tf.mul(tf.square(grad), 1 - beta2)));
-          const denominator = tf.add(tf.sqrt(tf.div(v, correction2)), eps);
-          variable.assign(tf.sub(variable, tf.div(tf.mul(m, lr / correction1), denominator)));
-        });
-      }
+      if (grad) this.moments.get(name)!.update(variable, grad, step);
     }
   }
 
@@ -108,10 +129,8 @@ export class Adam {
   save(prefix: string): SavedTensor[] {
     const out: SavedTensor[] = [{ name: `${prefix}/step`, shape: [1], values: Float32Array.of(this.step) }];
     for (const { name, variable } of this.entries) {
-      const { m, v } = this.moments.get(name)!;
-      for (const [kind, values] of [["m", m], ["v", v]] as const) {
-        out.push({ name: `${prefix}/${kind}/${name}`, shape: variable.shape, values: values instanceof Float32Array ? values : (values.dataSync() as Float32Array) });
-      }
+      const { m, v } = this.moments.get(name)!.read();
+      out.push({ name: `${prefix}/m/${name}`, shape: variable.shape, values: m }, { name: `${prefix}/v/${name}`, shape: variable.shape, values: v });
     }
     return out;
   }
@@ -121,55 +140,20 @@ export class Adam {
     const step = tensors.get(`${prefix}/step`);
     if (!step) throw new SeaError(`checkpoint has no optimiser state '${prefix}' (written by an older version of the kit? start the run afresh)`, { where });
     for (const { name, variable } of this.entries) {
-      const moments = this.moments.get(name)!;
-      for (const kind of ["m", "v"] as const) {
+      const [m, v] = (["m", "v"] as const).map((kind) => {
         const saved = tensors.get(`${prefix}/${kind}/${name}`);
         if (!saved || saved.values.length !== variable.size) {
           throw new SeaError(`checkpoint's optimiser state does not match parameter ${name}; was the config changed?`, { where });
         }
-        const target = moments[kind];
-        if (target instanceof Float32Array) target.set(saved.values);
-        else tf.tidy(() => target.assign(tf.tensor(saved.values, variable.shape)));
-      }
+        return saved.values;
+      }) as [Float32Array, Float32Array];
+      this.moments.get(name)!.write(m, v);
     }
     this.step = step.values[0]!;
   }
 
   dispose(): void {
-    for (const { m, v } of this.moments.values()) {
-      if (!(m instanceof Float32Array)) m.dispose();
-      if (!(v instanceof Float32Array)) v.dispose();
-    }
+    for (const moments of this.moments.values()) moments.dispose();
     this.moments.clear();
   }
-}
-
-/**
- * The fused update (the addon's adamUpdate in native/src/adam.cc is its twin): m and v in place, the new
- * parameters into `out` (the old array may still be read by tensors that share it). Arithmetic in float64,
- * rounded once per stored value.
- */
-export function hostAdamUpdate(...args: Parameters<SeaNativeAddon["adamUpdate"]>): void {
-  const [params, grad, m, v, out, stepSize, invCorrection2, beta1, beta2, eps] = args;
-  const c1 = 1 - beta1;
-  const c2 = 1 - beta2;
-  for (let i = 0; i < params.length; i++) {
-    const g = grad[i]!;
-    const mi = beta1 * m[i]! + c1 * g;
-    const vi = beta2 * v[i]! + c2 * g * g;
-    m[i] = mi;
-    v[i] = vi;
-    out[i] = params[i]! - (stepSize * mi) / (Math.sqrt(vi * invCorrection2) + eps);
-  }
-}
-
-/**
- * A zeroed Float32Array of n values that starts `slot` KiB into its buffer. Large typed arrays all start at the
- * same offset within a 4 KiB page (each is a fresh mmap'd chunk), so a pass that streams the parameters, the
- * gradient and both moments in step maps every stream onto the same L1 cache sets. Moving m and v by 1 and 2 KiB
- * made the update of a 4096 × 2048 block ~2× faster (39 → 21 ms, a throwaway timing of adamUpdate alone).
- */
-function staggeredZeros(n: number, slot: number): Float32Array {
-  const shift = 256 * slot; // floats: 1 KiB per slot
-  return new Float32Array(n + shift).subarray(shift);
 }

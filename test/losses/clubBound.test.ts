@@ -2,7 +2,8 @@ import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { Club } from "../../src/losses/club";
-import { chooseClubBoundKernel, clubUpperBoundGradJs, flatClubParameters, type ClubBoundKernel } from "../../src/losses/clubBound";
+import { chooseClubBoundKernel, clubUpperBoundFused, clubUpperBoundGradJs, flatClubParameters, fusedClubBoundApplies, type ClubBoundKernel } from "../../src/backend/fused/clubBound";
+import { withImplementation } from "../../src/backend/implementation";
 import { registerCpuRepairKernels } from "../../src/backend/cpuKernels";
 import { disableNativeKernels, enableNativeKernels, nativeKernelsActive } from "../../src/backend/kernels";
 import { Rng } from "../../src/util/rng";
@@ -18,6 +19,12 @@ const addon = availableAddon();
 const nativeKernel: ClubBoundKernel | null = addon ? addon.clubUpperBoundGrad.bind(addon) : null;
 /** The fused op's kernel under test: native when built, else the JS twin (the wrapper is the same). */
 const fusedMode = nativeKernel ? "native" : "js";
+
+/** The bound by the fused op with the given kernel, or by the readable composition ("tfjs": Club.upperBound under "reference"). */
+function upperBoundWith(club: Club, x: tf.Tensor2D, y: tf.Tensor2D, perm: Int32Array | tf.Tensor1D, mode: "native" | "js" | "tfjs"): tf.Scalar {
+  if (mode === "tfjs") return withImplementation("reference", () => club.upperBound(x, y, perm));
+  return clubUpperBoundFused(club, x, y, perm, chooseClubBoundKernel(mode));
+}
 
 interface Case {
   club: Club;
@@ -52,8 +59,8 @@ function boundAndGrads(c: Case, implementation: "native" | "js" | "tfjs", seed =
   return tf.tidy(() => {
     const xt = tf.tensor2d(c.x, [c.rows, c.club.xDim]);
     const yt = tf.tensor2d(c.y, [c.rows, c.club.yDim]);
-    const bound = c.club.upperBoundWith(xt, yt, c.perm, implementation).dataSync()[0]!;
-    const f = (a: tf.Tensor, b: tf.Tensor): tf.Scalar => tf.mul(c.club.upperBoundWith(a as tf.Tensor2D, b as tf.Tensor2D, c.perm, implementation), seed);
+    const bound = upperBoundWith(c.club, xt, yt, c.perm, implementation).dataSync()[0]!;
+    const f = (a: tf.Tensor, b: tf.Tensor): tf.Scalar => tf.mul(upperBoundWith(c.club, a as tf.Tensor2D, b as tf.Tensor2D, c.perm, implementation), seed);
     const [gx, gy] = tf.grads(f)([xt, yt]);
     return { bound, dx: gx!.dataSync() as Float32Array, dy: gy!.dataSync() as Float32Array };
   });
@@ -152,7 +159,7 @@ test(`fused (${fusedMode}) = tfjs with a repeating index map (not a bijection: y
 test("fused path accepts the permutation as an int32 tensor", () => {
   const c = makeCase(20, 9);
   const viaTensor = tf.tidy(() =>
-    c.club.upperBoundWith(tf.tensor2d(c.x, [20, 12]), tf.tensor2d(c.y, [20, 9]), tf.tensor1d(c.perm, "int32"), fusedMode).dataSync()[0]!,
+    upperBoundWith(c.club, tf.tensor2d(c.x, [20, 12]), tf.tensor2d(c.y, [20, 9]), tf.tensor1d(c.perm, "int32"), fusedMode).dataSync()[0]!,
   );
   assert.equal(viaTensor, boundAndGrads(c, fusedMode).bound);
   c.club.dispose();
@@ -231,7 +238,7 @@ test("argument errors: native and JS twin reject the same inputs with the same m
   c.club.dispose();
 });
 
-test("implementation choice: auto takes the native kernel only with native kernels active on cpu; 'native' explains why not", (t) => {
+test("the fast kernel applies only with native kernels active on cpu; 'native' explains why it cannot run", (t) => {
   const c = makeCase(5, 13);
   const xt = tf.tensor2d(c.x, [5, 12]);
   const yt = tf.tensor2d(c.y, [5, 9]);
@@ -239,17 +246,16 @@ test("implementation choice: auto takes the native kernel only with native kerne
   const saved = process.env.SEA_NATIVE;
   try {
     disableNativeKernels();
-    assert.equal(chooseClubBoundKernel("auto"), null);
-    assert.equal(chooseClubBoundKernel("tfjs"), null);
+    assert.equal(fusedClubBoundApplies(), false);
     assert.equal(chooseClubBoundKernel("js"), clubUpperBoundGradJs);
     if (addon) {
       enableNativeKernels(addon);
-      assert.equal(typeof chooseClubBoundKernel("auto"), "function");
-      assert.notEqual(chooseClubBoundKernel("auto"), clubUpperBoundGradJs);
+      assert.equal(fusedClubBoundApplies(), true);
+      assert.notEqual(chooseClubBoundKernel("native"), clubUpperBoundGradJs);
     } else t.diagnostic(NATIVE_SKIP);
     process.env.SEA_NATIVE = "0";
-    assert.equal(chooseClubBoundKernel("auto"), null);
-    assert.throws(() => c.club.upperBoundWith(xt, yt, c.perm, "native"), /native implementation requested but unavailable: native code is disabled by SEA_NATIVE=0/);
+    assert.equal(fusedClubBoundApplies(), false);
+    assert.throws(() => upperBoundWith(c.club, xt, yt, c.perm, "native"), /native implementation requested but unavailable: native code is disabled by SEA_NATIVE=0/);
   } finally {
     if (saved === undefined) delete process.env.SEA_NATIVE;
     else process.env.SEA_NATIVE = saved;
@@ -266,13 +272,13 @@ test("no tensor leaks: the fused bound alone, under tf.grads, and on a shape err
   const xt = tf.tensor2d(c.x, [30, 12]);
   const yt = tf.tensor2d(c.y, [30, 9]);
   for (const mode of [fusedMode, "js", "tfjs"] as const) {
-    assertNoLeak(`${mode} value`, () => c.club.upperBoundWith(xt, yt, c.perm, mode).dispose());
+    assertNoLeak(`${mode} value`, () => upperBoundWith(c.club, xt, yt, c.perm, mode).dispose());
     assertNoLeak(`${mode} grads`, () => {
-      const { value, grads } = tf.valueAndGrads((a: tf.Tensor, b: tf.Tensor) => c.club.upperBoundWith(a as tf.Tensor2D, b as tf.Tensor2D, c.perm, mode))([xt, yt]);
+      const { value, grads } = tf.valueAndGrads((a: tf.Tensor, b: tf.Tensor) => upperBoundWith(c.club, a as tf.Tensor2D, b as tf.Tensor2D, c.perm, mode))([xt, yt]);
       value.dispose();
       grads.forEach((g) => g.dispose());
     });
-    assertNoLeak(`${mode} error`, () => assert.throws(() => c.club.upperBoundWith(xt, yt, c.perm.subarray(1), mode), /permutation has 29 entries for 30 rows/));
+    assertNoLeak(`${mode} error`, () => assert.throws(() => upperBoundWith(c.club, xt, yt, c.perm.subarray(1), mode), /permutation has 29 entries for 30 rows/));
   }
   xt.dispose();
   yt.dispose();

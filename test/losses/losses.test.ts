@@ -4,6 +4,8 @@ import * as tf from "@tensorflow/tfjs";
 import { bprLoss } from "../../src/losses/bpr";
 import { solosimLoss } from "../../src/losses/solosim";
 import { diagonalCrossEntropy } from "../../src/losses/diagonalCrossEntropy";
+import "../../src/backend/fused/diagonalCrossEntropy"; // registers the fast kernel (no selectBackend here)
+import { IMPLEMENTATIONS, withImplementation } from "../../src/backend/implementation";
 import { orthogonalPenalty } from "../../src/losses/orthogonal";
 import { negL2 } from "../../src/losses/negL2";
 import { Rng } from "../../src/util/rng";
@@ -130,7 +132,7 @@ test("solosimLoss: a zero row gives a finite loss and finite gradients (eps-guar
   assert.ok(grad.every(Number.isFinite), `gradient ${grad}`);
 });
 
-test("diagonalCrossEntropy ('rows' and 'both') matches brute force, including its gradient", () => {
+for (const implementation of IMPLEMENTATIONS) test(`diagonalCrossEntropy ('rows' and 'both') matches brute force, including its gradient (${implementation})`, () => withImplementation(implementation, () => {
   const rng = new Rng(5);
   const n = 5;
   const s = randomMatrix(rng, n, n, 3);
@@ -147,7 +149,7 @@ test("diagonalCrossEntropy ('rows' and 'both') matches brute force, including it
     assertAllClose(grad, finiteDifferences((x) => diagonalCe64(x, n, direction === "both"), s), `gradient ${direction}`, 1e-4, 1e-6);
   }
   tf.tidy(() => assert.throws(() => diagonalCrossEntropy(tf.zeros([2, 3]) as tf.Tensor2D, "rows"), /square/));
-});
+}));
 
 test("solosimLoss rejects a bad temperature and mismatched shapes", () => {
   tf.tidy(() => {

@@ -1,16 +1,9 @@
 import { before, test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import {
-  graphEncoders,
-  graphEncodersWith,
-  graphEncoderPasses,
-  nativeGraphEncoderPasses,
-  type GraphEncoderModality,
-  type GraphEncoderOptions,
-  type GraphEncoderPasses,
-  type GraphEncoderPath,
-} from "../../src/model/graphEncoder";
+import { graphEncoders, type GraphEncoderModality, type GraphEncoderOptions, type GraphEncoderOutput } from "../../src/model/graphEncoder";
+import { graphEncoderPasses, graphEncodersFused, nativeGraphEncoderPasses, type GraphEncoderPasses } from "../../src/backend/fused/graphEncoders";
+import { withImplementation } from "../../src/backend/implementation";
 import { SparseMatrix, type SparseStrategy } from "../../src/backend/sparse";
 import { selectBackend } from "../../src/backend/select";
 import { csrFromCoo } from "../../src/util/csr";
@@ -18,6 +11,21 @@ import { Rng } from "../../src/util/rng";
 import { availableAddon, assertSameBits, withAddonThreads } from "../backend/helpers";
 
 const addon = availableAddon();
+
+/** "fused": the fast kernel (through the dispatch for "auto" passes, so shapes are checked); "tfjs": the readable composition. */
+type GraphEncoderPath = "fused" | "tfjs";
+
+function graphEncodersWith(
+  modalities: readonly GraphEncoderModality[],
+  modalityWeights: tf.Tensor2D,
+  options: GraphEncoderOptions,
+  path: GraphEncoderPath,
+  passes: GraphEncoderPasses = "auto",
+): GraphEncoderOutput {
+  if (path === "tfjs") return withImplementation("reference", () => graphEncoders(modalities, modalityWeights, options));
+  if (passes !== "auto") return graphEncodersFused(modalities, modalityWeights, options, passes);
+  return withImplementation("fast", () => graphEncoders(modalities, modalityWeights, options));
+}
 
 before(async () => {
   // The kit's training backend: cpu with the native BLAS/sparse kernels when the addon is built.

@@ -12,7 +12,7 @@ import { solosimLoss } from "../../src/losses/solosim";
 import { orthogonalPenalty } from "../../src/losses/orthogonal";
 import { negL2 } from "../../src/losses/negL2";
 import { normalizeRows } from "../../src/losses/normalize";
-import { bprLossOfTables } from "../../src/losses/bprFused";
+import { bprLossOfTables } from "../../src/losses/bprTables";
 import type { ClubCompanion } from "../../src/model/separation/clubCompanion";
 import { Rng } from "../../src/util/rng";
 

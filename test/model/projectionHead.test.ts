@@ -1,17 +1,21 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import {
-  nativeProjectionHeadPasses,
-  projectionHeadRest,
-  projectionHeadRestWith,
-  type ProjectionHeadParams,
-  type ProjectionHeadPasses,
-  type ProjectionHeadPath,
-} from "../../src/model/projectionHead";
+import { projectionHeadRest, type ProjectionHeadParams } from "../../src/model/projectionHead";
+import { nativeProjectionHeadPasses, projectionHeadFused, type ProjectionHeadPasses } from "../../src/backend/fused/projectionHead";
+import { withImplementation } from "../../src/backend/implementation";
 import { lookUpNativeFunction } from "../../src/backend/addon";
 import { assertSameBits, availableAddon, withAddonThreads } from "../backend/helpers";
 import { Rng } from "../../src/util/rng";
+
+/** "fused": the fast kernel (through the dispatch for "auto" passes, so shapes are checked); "tfjs": the readable composition. */
+type ProjectionHeadPath = "fused" | "tfjs";
+
+function projectionHeadRestWith(h1: tf.Tensor2D, params: ProjectionHeadParams, path: ProjectionHeadPath, passes: ProjectionHeadPasses = "auto"): tf.Tensor2D {
+  if (path === "tfjs") return withImplementation("reference", () => projectionHeadRest(h1, params));
+  if (passes !== "auto") return projectionHeadFused(h1, params, passes);
+  return withImplementation("fast", () => projectionHeadRest(h1, params));
+}
 
 const HIDDEN = 64;
 const OUT = 32;

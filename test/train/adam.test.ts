@@ -1,7 +1,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { Adam, hostAdamUpdate, pytorchAdam, type AdamStorage } from "../../src/optim/adam";
+import { Adam, pytorchAdam } from "../../src/optim/adam";
+import { hostAdamUpdate } from "../../src/backend/fused/adam"; // also registers the host moments (no selectBackend here)
+import { withImplementation, type Implementation } from "../../src/backend/implementation";
 import { availableAddon, NATIVE_SKIP, randomArray } from "../backend/helpers";
 import type { SavedTensor } from "../../src/train/checkpoint";
 import { Rng } from "../../src/util/rng";
@@ -36,6 +38,14 @@ function step(vars: readonly tf.Variable[], apply: (g: tf.NamedTensorMap) => voi
   Object.values(grads).forEach((g) => g.dispose());
 }
 
+/** "host": the fast kernel's typed-array moments (cpu backend); "tensor": the readable tf.Variable moments. */
+type AdamStorage = "host" | "tensor";
+
+function newAdam(entries: { name: string; variable: tf.Variable }[], lr: number, storage: AdamStorage): Adam {
+  const implementation: Implementation = storage === "host" ? "fast" : "reference";
+  return withImplementation(implementation, () => new Adam(entries, pytorchAdam(lr)));
+}
+
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let d = 0;
   for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i]! - b[i]!));
@@ -48,7 +58,7 @@ for (const storage of ["host", "tensor"] as AdamStorage[]) {
     const before = tf.memory().numTensors;
     const ours = makeVariables(3);
     const theirs = makeVariables(3);
-    const adam = new Adam(ours, pytorchAdam(0.01), storage);
+    const adam = newAdam(ours, 0.01, storage);
     const reference = tf.train.adam(0.01, 0.9, 0.999, 1e-8);
     for (let s = 0; s < 25; s++) {
       step(ours.map((e) => e.variable), (g) => adam.apply(g));
@@ -70,13 +80,13 @@ for (const storage of ["host", "tensor"] as AdamStorage[]) {
 test("Adam save/restore continues exactly where the saved optimiser was", async () => {
   await tf.setBackend("cpu");
   const a = makeVariables(9);
-  const adamA = new Adam(a, pytorchAdam(0.05), "host");
+  const adamA = newAdam(a, 0.05, "host");
   for (let s = 0; s < 4; s++) step(a.map((e) => e.variable), (g) => adamA.apply(g));
   const saved = new Map<string, SavedTensor>(adamA.save("adam").map((t) => [t.name, { ...t, values: Float32Array.from(t.values) }]));
   // A fresh optimiser on a copy of the parameters, restored from the save, then both take 5 more steps.
   const b = makeVariables(9);
   b.forEach((e, i) => e.variable.assign(a[i]!.variable));
-  const adamB = new Adam(b, pytorchAdam(0.05), "tensor");
+  const adamB = newAdam(b, 0.05, "tensor");
   adamB.restore(saved, "adam", "test.ckpt");
   assert.equal(adamB.iterations, 4);
   for (let s = 0; s < 5; s++) {
@@ -122,8 +132,8 @@ test("host Adam updates a variable's storage in place only when no other tensor 
   await tf.setBackend("cpu");
   const sole = makeVariables(11);
   const shared = makeVariables(11);
-  const solo = new Adam(sole, pytorchAdam(0.01), "host");
-  const withClone = new Adam(shared, pytorchAdam(0.01), "host");
+  const solo = newAdam(sole, 0.01, "host");
+  const withClone = newAdam(shared, 0.01, "host");
   const storageBefore = sole[0]!.variable.dataSync();
   const clone = tf.clone(shared[0]!.variable); // shares the variable's storage on the cpu backend
   const cloneBefore = Float32Array.from(clone.dataSync());

@@ -4,7 +4,7 @@ import type { ModelDims } from "../contract";
 import type { SeaConfig } from "../config";
 import type { ModelData } from "../modelData";
 import type { BprTriples } from "../../data/bprSampling";
-import { bprLossOfTables } from "../../losses/bprFused";
+import { bprLossOfTables } from "../../losses/bprTables";
 import { SparseMatrix } from "../../backend/sparse";
 import { normalizedBipartiteAdjacency } from "../../graph/bipartite";
 import { degreeSensitiveEdgeSample } from "../../graph/edgeSampling";

@@ -2,7 +2,7 @@ import * as tf from "@tensorflow/tfjs";
 import type { BackboneDefinition, Backbone, BackboneBuildContext, BackboneOutput, LossTerm } from "./backbone";
 import type { ModelData } from "../modelData";
 import type { BprTriples } from "../../data/bprSampling";
-import { bprLossOfTables } from "../../losses/bprFused";
+import { bprLossOfTables } from "../../losses/bprTables";
 import { embLoss } from "../../losses/embLoss";
 import { layerMeanPropagation, naturalLogRegWeight } from "./propagation";
 

@@ -3,7 +3,7 @@ import type { Backbone, BackboneDefinition, BackboneOutput, ConsumerReadings, Lo
 import type { ModelData } from "../modelData";
 import type { Linear } from "../params";
 import { graphEncoders } from "../graphEncoder";
-import { bprLossOfTables } from "../../losses/bprFused";
+import { bprLossOfTables } from "../../losses/bprTables";
 import type { BprTriples } from "../../data/bprSampling";
 
 /** One modality's graph encoder after its first layer (which reads E_m and is a declared consumer). */

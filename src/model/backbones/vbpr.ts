@@ -4,7 +4,7 @@ import type { ModelDims } from "../contract";
 import type { SeaConfig } from "../config";
 import type { ModelData } from "../modelData";
 import type { BprTriples } from "../../data/bprSampling";
-import { bprLossOfTables } from "../../losses/bprFused";
+import { bprLossOfTables } from "../../losses/bprTables";
 import { embLoss } from "../../losses/embLoss";
 import { naturalLogRegWeight } from "./propagation";
 

@@ -1,5 +1,5 @@
 import { Club } from "../../losses/club";
-import { fitClubFused, newClubAdamState, type ClubAdamState, type ClubFitSettings } from "../../losses/clubFit";
+import { fitClub, newClubAdamState, type ClubAdamState, type ClubFitSettings } from "../../losses/club/fit";
 import { pytorchAdam } from "../../optim/adam";
 import { SeaError } from "../../util/errors";
 import type { SavedTensor } from "../../util/savedTensor";
@@ -8,7 +8,7 @@ import type { CompanionNetwork } from "../contract";
 /**
  * SEA's CLUB network q(y|x) as the separation's companion (docs/method.md §3, §8): after each encoder step it
  * takes `clubSteps` Adam steps of its negative log-likelihood on the step's detached generic/unique pairs
- * (the fused inner loop, losses/clubFit.ts). The encoder's loss reads `club.upperBound` through the tape.
+ * (the op "clubFit": docs/method.md §3.4). The encoder's loss reads `club.upperBound` through the tape.
  */
 export class ClubCompanion implements CompanionNetwork {
   readonly club: Club;
@@ -23,7 +23,7 @@ export class ClubCompanion implements CompanionNetwork {
 
   fit(pairs: readonly { readonly x: Float32Array; readonly y: Float32Array }[]): Record<string, number> {
     if (pairs.length === 0 || this.settings.steps === 0) return {};
-    return { clubNll: fitClubFused(this.club, pairs, this.state, this.settings) };
+    return { clubNll: fitClub(this.club, pairs, this.state, this.settings) };
   }
 
   save(prefix: string): SavedTensor[] {

@@ -1,62 +1,62 @@
 import * as tf from "@tensorflow/tfjs";
-import type { Club } from "./club";
-import { clubParameterCount, flattenClubWeights } from "./clubFit";
-import { lookUpNativeFunction, type SeaNativeAddon } from "../backend/addon";
-import { nativeKernelsActive } from "../backend/kernels";
-import { readFloat32 } from "../util/takeData";
+import { lookUpNativeFunction, type SeaNativeAddon } from "../addon";
+import { nativeKernelsActive } from "../kernels";
+import { readFloat32 } from "../../util/takeData";
+import { registerFastKernel } from "../implementation";
+import { clubParameterCount, flattenClubWeights, type ClubNet } from "./clubLayout";
 
 /**
- * The CLUB upper bound term of the encoder's loss (Club.upperBound, docs/method.md §3.3) as one op: its
- * forward pass computes the bound and its gradients wrt x and y in a single call on flat arrays, either
- * native/src/club_bound.cc (the addon's clubUpperBoundGrad) or `clubUpperBoundGradJs` below, its twin. The
- * tfjs composition in club.ts is ~100 small kernels forward and backward; this is one pass over the rows.
+ * The fast kernel of the op "clubUpperBound", the CLUB upper bound term of the encoder's loss (readable version:
+ * clubUpperBoundReadable in src/losses/club/club.ts, docs/method.md §3.3) as one op: its forward pass computes the
+ * bound and its gradients wrt x and y in a single call on flat arrays, either native/src/club_bound.cc (the addon's
+ * clubUpperBoundGrad) or `clubUpperBoundGradJs` below, its twin. The composition is ~100 small kernels forward and
+ * backward; this is one pass over the rows.
  *
- * The CLUB net's weights are read as constants: the op has no gradient for them. That is all the trainer
- * needs (the encoder's optimiser never updates them; the net trains in its own loop, clubFit.ts), but it is a
- * difference from the tfjs composition, through which tf.grads would also reach the net's variables.
+ * The CLUB net's weights are read as constants: the op has no gradient for them. That is all the trainer needs
+ * (the encoder's optimiser never updates them; the net trains in its own loop, clubFit), but it is a difference
+ * from the readable composition, through which tf.grads would also reach the net's variables.
  */
 
 /** The addon's fused bound + gradient (same signature as `clubUpperBoundGradJs`). */
 export type ClubBoundKernel = SeaNativeAddon["clubUpperBoundGrad"];
 
 /**
- * "auto": the native kernel when native kernels are active and tfjs runs on "cpu" (where the composition's
- * element-wise work runs in tfjs's JS loops), else the tfjs composition. "native" (throws when the addon
- * cannot be used) and "js" force the fused op with that kernel; "tfjs" forces the composition.
+ * Applies when the native kernels are active and tfjs runs on "cpu" (where the composition's element-wise work
+ * runs in tfjs's JS loops) and the addon has the kernel. The JS twin is for tests: it is no faster than tfjs.
  */
-export type ClubBoundImplementation = "auto" | "native" | "js" | "tfjs";
+export function fusedClubBoundApplies(): boolean {
+  return nativeKernelsActive() && tf.getBackend() === "cpu" && lookUpNativeFunction("clubUpperBoundGrad").fn !== null;
+}
 
-/** The kernel `implementation` asks for, or null for the tfjs composition. */
-export function chooseClubBoundKernel(implementation: ClubBoundImplementation): ClubBoundKernel | null {
-  switch (implementation) {
-    case "tfjs":
-      return null;
-    case "js":
-      return clubUpperBoundGradJs;
-    case "native": {
-      const found = lookUpNativeFunction("clubUpperBoundGrad");
-      if (!found.fn) throw new Error(`Club.upperBound: native implementation requested but unavailable: ${found.reason}`);
-      return found.fn;
-    }
-    case "auto":
-      return nativeKernelsActive() && tf.getBackend() === "cpu" ? lookUpNativeFunction("clubUpperBoundGrad").fn : null;
-  }
+registerFastKernel("clubUpperBound", {
+  applies: fusedClubBoundApplies,
+  run: (club: ClubNet, x: tf.Tensor2D, y: tf.Tensor2D, perm: Int32Array | tf.Tensor1D) => clubUpperBoundFused(club, x, y, perm, chooseClubBoundKernel("native")),
+});
+
+/** The kernel for "native" (throws when the addon cannot be used) or "js" (the twin). */
+export function chooseClubBoundKernel(choice: "native" | "js"): ClubBoundKernel {
+  if (choice === "js") return clubUpperBoundGradJs;
+  const found = lookUpNativeFunction("clubUpperBoundGrad");
+  if (!found.fn) throw new Error(`Club.upperBound: native implementation requested but unavailable: ${found.reason}`);
+  return found.fn;
 }
 
 /**
  * B = max(0, ½·mean_i[ll(x_i, y_i) − ll(x_i, y_perm(i))]) as a scalar op differentiable wrt x and y. The
  * gradients are computed in the forward call (the training loss is always differentiated) and kept as plain
- * Float32Arrays, so evaluating the bound alone leaves no tensors behind.
+ * Float32Arrays, so evaluating the bound alone leaves no tensors behind. Shapes as Club.upperBound checks them.
  */
-export function fusedClubUpperBound(club: Club, x: tf.Tensor2D, y: tf.Tensor2D, perm: Int32Array, kernel: ClubBoundKernel): tf.Scalar {
+export function clubUpperBoundFused(club: ClubNet, x: tf.Tensor2D, y: tf.Tensor2D, perm: Int32Array | tf.Tensor1D, kernel: ClubBoundKernel): tf.Scalar {
   const rows = x.shape[0];
+  const permValues = perm instanceof Int32Array ? perm : Int32Array.from(perm.dataSync());
+  if (permValues.length !== rows) throw new Error(`Club.upperBound: permutation has ${permValues.length} entries for ${rows} rows`);
   const { xDim, yDim, hiddenUnits, logvarScale } = club;
   const params = flatClubParameters(club);
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [xt, yt] = args as tf.Tensor2D[];
     const dx = new Float32Array(rows * xDim);
     const dy = new Float32Array(rows * yDim);
-    const bound = kernel(readFloat32(xt!), readFloat32(yt!), perm, rows, xDim, yDim, hiddenUnits, logvarScale, params, dx, dy);
+    const bound = kernel(readFloat32(xt!), readFloat32(yt!), permValues, rows, xDim, yDim, hiddenUnits, logvarScale, params, dx, dy);
     return {
       value: tf.scalar(bound),
       gradFunc: (seed: tf.Tensor) => [tf.mul(seed, tf.tensor2d(dx, [rows, xDim])), tf.mul(seed, tf.tensor2d(dy, [rows, yDim]))],
@@ -66,7 +66,7 @@ export function fusedClubUpperBound(club: Club, x: tf.Tensor2D, y: tf.Tensor2D, 
 }
 
 /** The club's 8 variables concatenated in Club.variables order (the kernels' `params`). */
-export function flatClubParameters(club: Club): Float32Array {
+export function flatClubParameters(club: ClubNet): Float32Array {
   return flattenClubWeights(club.getWeights());
 }
 

@@ -1,28 +1,30 @@
-import type { Club } from "./club";
-import { lookUpNativeFunction, type SeaNativeAddon } from "../backend/addon";
+import { lookUpNativeFunction, type SeaNativeAddon } from "../addon";
+import { registerFastKernel } from "../implementation";
+import { clubParameterCount, concatFloat32, flattenClubWeights, unflattenClubWeights, type ClubNet } from "./clubLayout";
 
 /**
- * The CLUB network's inner training loop (docs/method.md §3.4: after each encoder step, `steps` Adam steps of
- * q(y|x)'s negative log-likelihood on the step's detached generic/unique pairs) as one call on flat arrays:
- * native/src/club_fit.cc when the addon has it, else `clubFitAdamJs` below, its twin (the same math in
- * float64; the native code computes activations in float32, as tfjs). Both replace
- * `steps` × tfjs `optimizer.minimize(() => clubLearningLoss(club, pairs))` followed by tfjs's AdamOptimizer
- * (same loss, gradients worked out by hand, same Adam), without tfjs's per-op overhead. One deliberate
- * difference: Adam's beta^t is computed in float64 (as PyTorch); tfjs keeps it in float32 (float(0.999) =
- * 0.99900001…), which shrinks its early updates by ~6e-6 relative.
- *
- * Flat layouts: the 8 CLUB arrays in Club.variables order (mu1.w [xDim, h], mu1.b [h], mu2.w [h, yDim],
- * mu2.b [yDim], logvar1.w, logvar1.b, logvar2.w, logvar2.b), concatenated; Adam's m and v share the layout.
+ * The fast kernel of the op "clubFit", the CLUB network's inner training loop (readable version: fitClubReadable
+ * in src/losses/club/fit.ts, docs/method.md §3.4: after each encoder step, `steps` Adam steps of q(y|x)'s negative
+ * log-likelihood on the step's detached generic/unique pairs) as one call on flat arrays: native/src/club_fit.cc
+ * when the addon has it, else `clubFitAdamJs` below, its twin (the same math in float64; the native code computes
+ * activations in float32, as tfjs). Both replace `steps` × (autodiff of the learning loss + Adam) by gradients
+ * worked out by hand, without tfjs's per-op overhead; Adam's beta^t in float64, as PyTorch and the readable loop.
+ * It reads the weights and writes them back through getWeights/setWeights, so it applies on every backend.
  */
 
-/** Adam's moments over the flattened CLUB parameters, and the number of Adam steps taken (for the bias corrections). */
-export interface ClubAdamState {
+/** The arguments as src/losses/club/fit.ts declares them (ClubAdamState, ClubPair, ClubFitSettings). */
+interface FlatAdamState {
   m: Float32Array;
   v: Float32Array;
   step: number;
 }
 
-export interface ClubFitSettings {
+interface FlatPair {
+  x: Float32Array;
+  y: Float32Array;
+}
+
+interface FitSettings {
   steps: number;
   lr: number;
   beta1: number;
@@ -30,62 +32,26 @@ export interface ClubFitSettings {
   eps: number;
 }
 
-/** One modality's detached pair: x [rowsPerGroup × xDim], y [rowsPerGroup × yDim], host copies. */
-export interface ClubPair {
-  x: Float32Array;
-  y: Float32Array;
-}
+/** Who runs the loop: "native" the addon (an error when it cannot be used), "js" the twin, "auto" native when available. */
+export type ClubFitPasses = "native" | "js" | "auto";
 
-export type ClubFitImplementation = "native" | "js" | "auto";
-
-/** Number of CLUB parameters: two nets of xDim → h → yDim, each layer with a bias. */
-export function clubParameterCount(xDim: number, yDim: number, hiddenUnits: number): number {
-  return 2 * (xDim * hiddenUnits + hiddenUnits + hiddenUnits * yDim + yDim);
-}
-
-/** Fresh Adam state (zero moments, no steps) sized for `club`. */
-export function newClubAdamState(club: Club): ClubAdamState {
-  const size = clubParameterCount(club.xDim, club.yDim, club.hiddenUnits);
-  return { m: new Float32Array(size), v: new Float32Array(size), step: 0 };
-}
-
-/** The club's 8 weight arrays (getWeights order) concatenated into one vector. */
-export function flattenClubWeights(weights: readonly Float32Array[]): Float32Array {
-  return concatFloat32(weights);
-}
-
-/** Splits a flat vector back into arrays shaped like `like` (copies). */
-export function unflattenClubWeights(flat: Float32Array, like: readonly Float32Array[]): Float32Array[] {
-  let at = 0;
-  return like.map((w) => {
-    const part = flat.slice(at, at + w.length);
-    at += w.length;
-    return part;
-  });
-}
+registerFastKernel("clubFit", {
+  applies: () => true,
+  run: (club: ClubNet, pairs: readonly FlatPair[], state: FlatAdamState, settings: FitSettings) => fitClubFusedWith(club, pairs, state, settings),
+});
 
 /**
- * Runs `settings.steps` Adam steps of the club's learning loss (sum over pairs of each pair's mean NLL) on
- * the club's weights (read with getWeights, written back with setWeights) and advances `state` in place.
- * "auto" (default) uses the addon when allowed (SEA_NATIVE≠0) and built with clubFitAdam, else JS;
- * "native" throws when the addon cannot be used. Returns the last step's loss, computed before its update.
+ * Runs `settings.steps` Adam steps of the club's learning loss (sum over pairs of each pair's mean NLL) on the
+ * club's weights and advances `state` in place; returns the last step's loss, computed before its update. The
+ * arguments are checked by fitClub (src/losses/club/fit.ts); tests call this directly to choose the runner.
  */
-export function fitClubFused(
-  club: Club,
-  pairs: readonly ClubPair[],
-  state: ClubAdamState,
-  settings: ClubFitSettings,
-  options: { implementation?: ClubFitImplementation } = {},
-): number {
-  const fit = chooseImplementation(options.implementation ?? "auto");
-  const { x, y, rowsPerGroup } = stackPairs(club, pairs);
+export function fitClubFusedWith(club: ClubNet, pairs: readonly FlatPair[], state: FlatAdamState, settings: FitSettings, passes: ClubFitPasses = "auto"): number {
+  const fit = chooseRunner(passes);
+  const rowsPerGroup = pairs[0]!.x.length / club.xDim;
+  const x = pairs.length === 1 ? pairs[0]!.x : concatFloat32(pairs.map((p) => p.x));
+  const y = pairs.length === 1 ? pairs[0]!.y : concatFloat32(pairs.map((p) => p.y));
   const weights = club.getWeights();
   const params = flattenClubWeights(weights);
-  const expected = params.length;
-  if (state.m.length !== expected || state.v.length !== expected) {
-    throw new Error(`fitClubFused: Adam state has ${state.m.length}/${state.v.length} moments, the club has ${expected} parameters`);
-  }
-  if (!Number.isInteger(state.step) || state.step < 0) throw new Error(`fitClubFused: Adam state step must be a non-negative integer (got ${state.step})`);
   const { steps, lr, beta1, beta2, eps } = settings;
   const loss = fit(x, y, rowsPerGroup, club.xDim, club.yDim, club.hiddenUnits, club.logvarScale, params, state.m, state.v, state.step, steps, lr, beta1, beta2, eps);
   club.setWeights(unflattenClubWeights(params, weights));
@@ -95,41 +61,12 @@ export function fitClubFused(
 
 type ClubFitAdam = SeaNativeAddon["clubFitAdam"];
 
-function chooseImplementation(implementation: ClubFitImplementation): ClubFitAdam {
-  if (implementation === "js") return clubFitAdamJs;
+function chooseRunner(passes: ClubFitPasses): ClubFitAdam {
+  if (passes === "js") return clubFitAdamJs;
   const found = lookUpNativeFunction("clubFitAdam");
   if (found.fn) return found.fn;
-  if (implementation === "native") throw new Error(`fitClubFused: native implementation requested but unavailable: ${found.reason}`);
+  if (passes === "native") throw new Error(`fitClub: native implementation requested but unavailable: ${found.reason}`);
   return clubFitAdamJs;
-}
-
-/** The pairs stacked into one x and one y (groups of rowsPerGroup rows), after checking their sizes. */
-function stackPairs(club: Club, pairs: readonly ClubPair[]): { x: Float32Array; y: Float32Array; rowsPerGroup: number } {
-  if (pairs.length === 0) throw new Error("fitClubFused: no pairs to fit");
-  const { xDim, yDim } = club;
-  const rowsPerGroup = pairs[0]!.x.length / xDim;
-  if (!Number.isInteger(rowsPerGroup) || rowsPerGroup < 1) {
-    throw new Error(`fitClubFused: pair 0: x has ${pairs[0]!.x.length} values, not a positive whole number of rows of xDim ${xDim}`);
-  }
-  pairs.forEach((p, i) => {
-    if (p.x.length !== rowsPerGroup * xDim || p.y.length !== rowsPerGroup * yDim) {
-      throw new Error(
-        `fitClubFused: pair ${i}: x has ${p.x.length} values and y ${p.y.length}; expected ${rowsPerGroup} rows (as pair 0) × xDim ${xDim} and × yDim ${yDim}`,
-      );
-    }
-  });
-  if (pairs.length === 1) return { x: pairs[0]!.x, y: pairs[0]!.y, rowsPerGroup };
-  return { x: concatFloat32(pairs.map((p) => p.x)), y: concatFloat32(pairs.map((p) => p.y)), rowsPerGroup };
-}
-
-function concatFloat32(parts: readonly Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((n, a) => n + a.length, 0));
-  let at = 0;
-  for (const a of parts) {
-    out.set(a, at);
-    at += a.length;
-  }
-  return out;
 }
 
 // ---------------------------------------------------------------------------------------- the JS twin

@@ -1,7 +1,10 @@
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { bprLossOfTablesWith, type BprTablesPath } from "../../src/losses/bprFused";
+import { bprLossOfTables } from "../../src/losses/bprTables";
+import "../../src/backend/fused/bprTables"; // registers the fast kernel (this test does not go through selectBackend)
+import { fastKernelCalls, resetFastKernelCalls, withImplementation } from "../../src/backend/implementation";
+import type { BprTriples } from "../../src/data/bprSampling";
 import { Rng } from "../../src/util/rng";
 import { assertAllClose, assertClose, randomMatrix } from "./helpers";
 
@@ -21,6 +24,16 @@ const batch = {
   pos: Int32Array.from([1, 4, 2, 0, 1, 3, 4]),
   neg: Int32Array.from([2, 0, 2, 4, 3, 1, 1]),
 };
+
+/** "fused": the fast kernel, "tfjs": the readable composition, both through the op's dispatch (which checks the batch). */
+type BprTablesPath = "fused" | "tfjs";
+
+function bprLossOfTablesWith(users: tf.Tensor2D, items: tf.Tensor2D, triples: BprTriples, path: BprTablesPath): tf.Scalar {
+  resetFastKernelCalls();
+  const loss = withImplementation(path === "fused" ? "fast" : "reference", () => bprLossOfTables(users, items, triples));
+  assert.equal(fastKernelCalls().get("bprLossOfTables") ?? 0, path === "fused" ? 1 : 0, `${path}: kernel calls`);
+  return loss;
+}
 
 function lossAndGrads(path: BprTablesPath, u = usersValues, i = itemsValues) {
   return tf.tidy(() => {

@@ -3,8 +3,9 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { loadNativeAddon, lookUpNativeFunction } from "../../src/backend/addon";
 import { disableNativeKernels, enableNativeKernels } from "../../src/backend/kernels";
-import { solosimAutoPath, solosimLoss, solosimLossWith, type SolosimPath } from "../../src/losses/solosim";
-import { type SolosimKernel } from "../../src/losses/solosimFused";
+import { solosimLoss } from "../../src/losses/solosim";
+import { fusedSolosimApplies, type SolosimKernel } from "../../src/backend/fused/solosim";
+import { fastKernelCalls, resetFastKernelCalls, withImplementation } from "../../src/backend/implementation";
 import { Rng } from "../../src/util/rng";
 import { assertClose, normalizeRows64 } from "./helpers";
 
@@ -19,14 +20,35 @@ before(async () => {
 
 after(() => disableNativeKernels());
 
+/** "fused": solosimLoss under the fast implementation with the native kernels active (so the kernel applies); "tfjs": under "reference". */
+type SolosimPath = "fused" | "tfjs";
+
+function solosimLossWith(a: tf.Tensor2D, b: tf.Tensor2D, tau: number, path: SolosimPath): tf.Scalar {
+  if (path === "tfjs") return withImplementation("reference", () => solosimLoss(a, b, tau));
+  const addon = loadNativeAddon();
+  assert.ok(addon, "the fused path needs the addon");
+  enableNativeKernels(addon);
+  try {
+    resetFastKernelCalls();
+    const loss = withImplementation("fast", () => solosimLoss(a, b, tau));
+    assert.equal(fastKernelCalls().get("solosimOfNormalized"), 1, "the fast kernel ran");
+    return loss;
+  } finally {
+    disableNativeKernels();
+  }
+}
+
 /** Runs `body` with the kernel, or (no kernel) fails under SEA_EXPECT_NATIVE=1 / reports and checks the refusal. */
 function withKernel(t: test.TestContext, body: (k: SolosimKernel) => void): void {
   if (kernel) return body(kernel);
   assert.notEqual(process.env.SEA_EXPECT_NATIVE, "1", `SEA_EXPECT_NATIVE=1 but the fused Solosim kernel is unavailable: ${lookup.reason}`);
-  t.diagnostic(`native solosimForwardBackward unavailable (${lookup.reason}); checked only that the fused path refuses`);
+  t.diagnostic(`native solosimForwardBackward unavailable (${lookup.reason}); checked only that "fast" falls back to the readable composition`);
   tf.tidy(() => {
     const a = tf.ones([2, 3]) as tf.Tensor2D;
-    assert.throws(() => solosimLossWith(a, a, 0.2, "fused"), /fused path needs the native solosimForwardBackward kernel/);
+    assert.equal(fusedSolosimApplies(), false);
+    resetFastKernelCalls();
+    assert.ok(Number.isFinite(withImplementation("fast", () => solosimLoss(a, a, 0.2)).dataSync()[0]!));
+    assert.equal(fastKernelCalls().get("solosimOfNormalized") ?? 0, 0);
   });
 }
 
@@ -328,7 +350,7 @@ function lossAndGrads(a: Float32Array, b: Float32Array, n: number, d: number, ta
   });
 }
 
-test("solosimLossWith 'fused': loss and gradients wrt the unnormalised rows match float64 and the tfjs path", (t) => {
+test("solosimLoss's fast kernel: loss and gradients wrt the unnormalised rows match float64 and the tfjs path", (t) => {
   withKernel(t, () => {
     const rng = new Rng(21);
     for (const [n, d, tau] of [[90, 12, 0.2], [270, 32, 0.1], [1, 5, 0.2], [40, 1, 0.3]] as const) {
@@ -364,7 +386,7 @@ test("solosimLossWith 'fused': loss and gradients wrt the unnormalised rows matc
   });
 });
 
-test("solosimLoss takes the fused path exactly when the native kernels are active on the cpu backend", (t) => {
+test("under \"fast\", solosimLoss runs the fused kernel exactly when the native kernels are active on the cpu backend", (t) => {
   withKernel(t, () => {
     const addon = loadNativeAddon();
     assert.ok(addon, "the kernel came from the addon");
@@ -372,19 +394,21 @@ test("solosimLoss takes the fused path exactly when the native kernels are activ
     const [n, d] = [30, 6];
     const a = randomRows(rng, n, d);
     const b = randomRows(rng, n, d);
-    disableNativeKernels();
-    assert.equal(solosimAutoPath(), "tfjs");
     const loss = (path: SolosimPath | "default"): number =>
       tf.tidy(() => {
         const [x, y] = [tf.tensor2d(a, [n, d]), tf.tensor2d(b, [n, d])];
         return (path === "default" ? solosimLoss(x, y, 0.2) : solosimLossWith(x, y, 0.2, path)).dataSync()[0]!;
       });
+    disableNativeKernels();
+    assert.equal(fusedSolosimApplies(), false);
+    resetFastKernelCalls();
     assert.equal(loss("default"), loss("tfjs"));
+    assert.equal(fastKernelCalls().get("solosimOfNormalized") ?? 0, 0);
+    const fused = loss("fused");
     enableNativeKernels(addon);
     try {
-      assert.equal(solosimAutoPath(), "fused");
-      assert.equal(loss("default"), loss("fused"));
-      assert.equal(loss("auto"), loss("fused"));
+      assert.equal(fusedSolosimApplies(), true);
+      assert.equal(loss("default"), fused);
     } finally {
       disableNativeKernels();
     }
@@ -412,11 +436,10 @@ test("fused path: no tensors leak over repeated variableGrads steps, and loss-on
   });
 });
 
-test("solosimLossWith rejects an unknown path and keeps solosimLoss's argument checks on every path", () => {
+test("solosimLoss keeps its argument checks under both implementations", () => {
   tf.tidy(() => {
     const a = tf.ones([3, 2]) as tf.Tensor2D;
-    assert.throws(() => solosimLossWith(a, a, 0.2, "gpu" as SolosimPath), /unknown path "gpu"/);
-    for (const path of ["auto", "fused", "tfjs"] as const) {
+    for (const path of (loadNativeAddon() ? ["fused", "tfjs"] : ["tfjs"]) as SolosimPath[]) {
       assert.throws(() => solosimLossWith(a, a, -1, path), /tau must be a positive number/);
       assert.throws(() => solosimLossWith(a, tf.ones([3, 3]) as tf.Tensor2D, 0.2, path), /same shape/);
     }

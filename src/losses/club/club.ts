@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
-import { Rng } from "../util/rng";
-import { SeaError } from "../util/errors";
-import { chooseClubBoundKernel, fusedClubUpperBound, type ClubBoundImplementation } from "./clubBound";
+import { Rng } from "../../util/rng";
+import { SeaError } from "../../util/errors";
+import { dispatchOp } from "../../backend/implementation";
 
 export interface ClubOptions {
   /** Width of x (the generic part's projection). */
@@ -111,31 +111,18 @@ export class Club {
   }
 
   /**
-   * The sampled CLUB bound the encoder minimises: max(0, ½·mean_i[ll(x_i, y_i) − ll(x_i, y_perm(i))]), nats.
-   * Gradients flow into x and y. On tfjs's cpu backend with the native kernels active this is one fused op
-   * (src/losses/clubBound.ts, native/src/club_bound.cc), which treats q's weights as constants; otherwise the
-   * tfjs composition, whose gradients also reach q's variables (the encoder's optimiser does not update them).
+   * The sampled CLUB bound the encoder minimises: max(0, ½·mean_i[ll(x_i, y_i) − ll(x_i, y_perm(i))]), nats
+   * (docs/method.md §3.3). Gradients flow into x and y. The op "clubUpperBound" (docs/method.md, "Implementations:
+   * reference and fast"): clubUpperBoundReadable below, whose gradients also reach q's variables (the encoder's
+   * optimiser does not update them), or under the "fast" implementation, with the native kernels active on tfjs's
+   * cpu backend, one fused op that treats q's weights as constants (src/backend/fused/clubBound.ts).
    */
   upperBound(x: tf.Tensor2D, y: tf.Tensor2D, perm: Int32Array | tf.Tensor1D): tf.Scalar {
-    return this.upperBoundWith(x, y, perm, "auto");
-  }
-
-  /** upperBound with the implementation chosen explicitly (ClubBoundImplementation in clubBound.ts). */
-  upperBoundWith(x: tf.Tensor2D, y: tf.Tensor2D, perm: Int32Array | tf.Tensor1D, implementation: ClubBoundImplementation): tf.Scalar {
     this.checkY(x, y);
     const n = x.shape[0];
     const permLength = perm instanceof Int32Array ? perm.length : perm.shape[0];
     if (permLength !== n) throw new Error(`Club.upperBound: permutation has ${permLength} entries for ${n} rows`);
-    const kernel = chooseClubBoundKernel(implementation);
-    if (kernel) return fusedClubUpperBound(this, x, y, perm instanceof Int32Array ? perm : Int32Array.from(perm.dataSync()), kernel);
-    return tf.tidy(() => {
-      const index = perm instanceof Int32Array ? tf.tensor1d(perm, "int32") : perm;
-      const { mu, logvar } = this.muLogvar(x);
-      // The logvar terms of the two log-likelihoods cancel; they are kept so the code reads as the definition.
-      const positive = rowLogLikelihood(mu, logvar, y);
-      const negative = rowLogLikelihood(mu, logvar, tf.gather(y, index) as tf.Tensor2D);
-      return tf.relu(tf.mul(0.5, tf.mean(tf.sub(positive, negative)))) as tf.Scalar;
-    });
+    return dispatchOp("clubUpperBound", clubUpperBoundReadable)(this, x, y, perm);
   }
 
   /**
@@ -194,6 +181,18 @@ export class Club {
       throw new Error(`Club: y must be [${x.shape[0]}, ${this.yDim}] (got [${y.shape}])`);
     }
   }
+}
+
+/** The readable bound of Club.upperBound (shapes checked there), op by op as docs/method.md §3.3 writes it. */
+export function clubUpperBoundReadable(club: Club, x: tf.Tensor2D, y: tf.Tensor2D, perm: Int32Array | tf.Tensor1D): tf.Scalar {
+  return tf.tidy(() => {
+    const index = perm instanceof Int32Array ? tf.tensor1d(perm, "int32") : perm;
+    const { mu, logvar } = club.muLogvar(x);
+    // The logvar terms of the two log-likelihoods cancel; they are kept so the code reads as the definition.
+    const positive = rowLogLikelihood(mu, logvar, y);
+    const negative = rowLogLikelihood(mu, logvar, tf.gather(y, index) as tf.Tensor2D);
+    return tf.relu(tf.mul(0.5, tf.mean(tf.sub(positive, negative)))) as tf.Scalar;
+  });
 }
 
 /** ll_i = Σ_d [−(mu − y)² / (2·exp(logvar)) − logvar/2], one value per row. */

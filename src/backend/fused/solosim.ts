@@ -1,19 +1,32 @@
 import * as tf from "@tensorflow/tfjs";
-import { lookUpNativeFunction, type SeaNativeAddon } from "../backend/addon";
-import { nativeKernelsActive } from "../backend/kernels";
-import { readFloat32 } from "../util/takeData";
+import { lookUpNativeFunction, type SeaNativeAddon } from "../addon";
+import { nativeKernelsActive } from "../kernels";
+import { readFloat32 } from "../../util/takeData";
+import { registerFastKernel } from "../implementation";
 
-/** The addon's fused Solosim loss + gradient (native/src/solosim.cc). */
+/**
+ * The fast kernel of the op "solosimOfNormalized" (readable version: solosimOfNormalizedReadable in
+ * src/losses/solosim.ts, docs/method.md §4): the addon's fused Solosim loss + gradient (native/src/solosim.cc).
+ */
 export type SolosimKernel = SeaNativeAddon["solosimForwardBackward"];
 
 /**
- * True when solosimLoss's default path is the fused kernel: the kernel exists, the native BLAS kernels are
- * active and tfjs runs on its "cpu" backend — the configuration where the unfused n×n element-wise work runs
- * in tfjs's JS loops. Other backends (wasm, tfjs-node) keep the tfjs path.
+ * Applies when the kernel exists, the native BLAS kernels are active and tfjs runs on its "cpu" backend — the
+ * configuration where the unfused n×n element-wise work runs in tfjs's JS loops. Other backends (wasm,
+ * tfjs-node) keep the readable composition.
  */
-export function fusedSolosimPreferred(): boolean {
+export function fusedSolosimApplies(): boolean {
   return nativeKernelsActive() && tf.getBackend() === "cpu" && lookUpNativeFunction("solosimForwardBackward").fn !== null;
 }
+
+registerFastKernel("solosimOfNormalized", {
+  applies: fusedSolosimApplies,
+  run: (aNormalized: tf.Tensor2D, bNormalized: tf.Tensor2D, tau: number): tf.Scalar => {
+    const lookup = lookUpNativeFunction("solosimForwardBackward");
+    if (!lookup.fn) throw new Error(`solosimLoss: the fused path needs the native solosimForwardBackward kernel: ${lookup.reason}`);
+    return fusedSolosimOfNormalized(aNormalized, bNormalized, tau, lookup.fn);
+  },
+});
 
 /**
  * Solosim loss of rows that are already L2-normalised, as one op whose forward pass is a single native call
@@ -26,7 +39,6 @@ export function fusedSolosimPreferred(): boolean {
  */
 export function fusedSolosimOfNormalized(aNormalized: tf.Tensor2D, bNormalized: tf.Tensor2D, tau: number, kernel: SolosimKernel): tf.Scalar {
   const [n, d] = aNormalized.shape;
-  if (n < 1) throw new Error(`solosimLoss: expected at least one row (got shape [${aNormalized.shape}])`);
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [x, y] = args as tf.Tensor2D[];
     const dA = new Float32Array(n * d);
