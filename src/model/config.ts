@@ -77,7 +77,7 @@ export interface SeaConfig {
   implementation: "reference" | "fast";
   seed: number;
 
-  // ---- Backbones of the plug-in study (src/model/backbones/, docs/backbones.md). MMRec's model yamls give
+  // ---- Backbones of the plug-in study (src/model/backbones/, docs/method.md §13.5). MMRec's model yamls give
   // search grids; the default is one point of the grid, named in each comment. Embedding widths reuse
   // `embeddingDim` (MMRec's embedding_size 64; FREEDOM's feat_embed_dim must equal it, its modality BPR
   // terms score users against the projected features). MMRec's learning rate (1e-3) is each definition's.

@@ -52,7 +52,7 @@ export interface FreedomOutput extends BackboneOutput {
  * Adam moments of that size per step at Baby shape. Note that Adam normalises the gradient's scale, so λ does
  * not make those updates small: rows of X_m drawn in a batch move by ~lr per step in MMRec. The item graph is
  * unaffected either way (MMRec builds it once from the initial features). The difference is documented in
- * docs/backbones.md.
+ * docs/method.md §13.7.
  */
 class Freedom implements Backbone<FreedomOutput> {
   private readonly userEmbedding: tf.Variable;

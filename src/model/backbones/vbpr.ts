@@ -26,7 +26,7 @@ const CONTENT = "content";
  * [X_t ‖ X_v]·[W_t; W_v] + b = X_t·W_t + X_v·W_v + b. Its weight's row blocks are the per-modality W_m, and
  * the single bias b is re-parameterised as b_t + b_v (the sum of two free vectors spans the same set; only
  * the sum enters the function). So Σ_m E_m is MMRec's item_linear output exactly, and each E_m is the
- * per-modality item representation SEA's separation splits (docs/method.md §10).
+ * per-modality item representation SEA's separation splits (docs/method.md §13.4).
  *
  * Initialisation differs: the composition creates each E_m's layer as PyTorch's default nn.Linear(d_m → k)
  * (U(±1/√d_m) for weight and bias, the per-modality fan-in), while MMRec re-initialises item_linear with
