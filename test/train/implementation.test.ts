@@ -44,10 +44,11 @@ const LOSS_REL = 1e-5;
 const METRIC_ABS = 5e-3;
 
 async function twoEpochs(implementation: Implementation): Promise<{ metrics: RunMetrics; calls: ReadonlyMap<FusedOpName, number> }> {
-  const config = buildRunConfig({ variant: "sea", sets: ["batchSize=256", "clubSteps=5", "evalBatchSize=128", "miEvery=0"], explicit: { epochs: 2 } });
+  const config = buildRunConfig({ variant: "sea", sets: ["batchSize=256", "clubSteps=5", "evalBatchSize=128", "miEvery=0"], explicit: { epochs: 2, implementation } });
   const outDir = fs.mkdtempSync(path.join(os.tmpdir(), `sea-implementation-${implementation}-`));
   resetFastKernelCalls();
-  const metrics = await withImplementation(implementation, () => trainRun({ dataset, config, variant: "sea", outDir, quiet: true }));
+  // The run's config chooses the implementation (trainRun holds it for the run's duration).
+  const metrics = await trainRun({ dataset, config, variant: "sea", outDir, quiet: true });
   return { metrics, calls: fastKernelCalls() };
 }
 
