@@ -88,9 +88,42 @@ export class ItemProjection {
     return source === "generic" ? this.genericWidth : source === "unique" ? this.width - this.genericWidth : this.width;
   }
 
-  /** Outputs of every consumer's first linear layer, by consumer name: [N, out]. */
+  /**
+   * Outputs of every consumer's first linear layer, by consumer name: [N, out]. `reassociate` reassociates where
+   * it saves work (reassociationSaves): always for SEA's square layer, never for a narrow representation.
+   */
   forward(x: tf.Tensor2D, reassociate: boolean): Map<string, tf.Tensor2D> {
-    return reassociate ? this.forwardReassociated(x) : this.forwardNaive(x);
+    return reassociate && this.reassociationSaves(x.shape[0]) ? this.forwardReassociated(x) : this.forwardNaive(x);
+  }
+
+  /**
+   * Whether to reassociate for n rows: unless the naive product is less than half the multiply-adds. Naive: X·W
+   * (n·d·w) then each consumer on its part (n·in·out). Reassociated: each part's K_p = W_p·[consumers' blocks]
+   * (d·w_p·Σout_p) then X against all kernels (n·d·Σout, an identity consumer counting w). SEA's square layer
+   * (w = d = 4,096, Σout = 384) saves ~7×; a 64-wide representation with SEA's consumers (VBPR, FREEDOM: Σout = 192)
+   * would cost ~3× the naive product, so it is computed naively. Where the two cost about the same (a tie when E is
+   * read as it is; SEA's square layer on a 64-d modality) the reassociated form is kept: one product of X, and the
+   * form every earlier result was computed with. Both give the same function (to float32 rounding).
+   */
+  /** The consumers' outputs in the given form, whatever it costs (the forms' equality test). */
+  forwardAs(x: tf.Tensor2D, form: "naive" | "reassociated"): Map<string, tf.Tensor2D> {
+    return form === "naive" ? this.forwardNaive(x) : this.forwardReassociated(x);
+  }
+
+  reassociationSaves(n: number): boolean {
+    const d = this.dim;
+    let naive = n * d * this.width;
+    let reassociated = 0;
+    let totalOut = 0;
+    for (const layer of this.layers) {
+      totalOut += layer.spec.out;
+      if (!layer.b) continue; // identity: no layer of its own
+      const inWidth = this.sourceWidth(layer.spec.source);
+      naive += n * inWidth * layer.spec.out;
+      reassociated += d * inWidth * layer.spec.out;
+    }
+    reassociated += n * d * totalOut;
+    return reassociated < 2 * naive;
   }
 
   /** generic and unique parts of E = X·W + b, [N, h] and [N, d − h] (the naive product). */

@@ -38,11 +38,12 @@ test("reassociated item projection equals the naive square layer in outputs and 
       return tf.tensor2d(w, [23, s.out]);
     });
     const lossOf = (reassociate: boolean) => () => {
-      const out = proj.forward(x, reassociate);
+      // forwardAs, not forward: at these sizes forward would pick the naive form both times.
+      const out = proj.forwardAs(x, reassociate ? "reassociated" : "naive");
       return tf.addN(SPECS.map((s, i) => tf.sum(tf.mul(out.get(s.name)!, weights[i]!)))) as tf.Scalar;
     };
     for (const s of SPECS) {
-      const [a, b] = tf.tidy(() => [proj.forward(x, true).get(s.name)!.dataSync(), proj.forward(x, false).get(s.name)!.dataSync()]);
+      const [a, b] = tf.tidy(() => [proj.forwardAs(x, "reassociated").get(s.name)!.dataSync(), proj.forwardAs(x, "naive").get(s.name)!.dataSync()]);
       assert.ok(maxRelDiff(a as Float32Array, b as Float32Array) < 1e-5, `${s.name} output (d=${dim})`);
     }
     const g1 = tf.variableGrads(lossOf(true), store.all());
@@ -101,4 +102,42 @@ test("block-stored layers hold exactly the values of the whole layer drawn from 
   const rows = new ParamStore(new Rng(5)).linearRowBlocks("w", [2, 4], 10, ["top", "bottom"]);
   assert.deepEqual([...rows.w[0]!.dataSync(), ...rows.w[1]!.dataSync()], [...w]);
   assert.deepEqual([...rows.b.dataSync()], [...b]);
+});
+
+test("reassociation is used where it saves work: SEA's square layer yes, a narrow representation with SEA's consumers no", () => {
+  const store = new ParamStore(new Rng(3));
+  const separation: ConsumerSpec[] = [
+    { name: "head1", source: "generic", out: 64 },
+    { name: "genericMap", source: "generic", out: 32 },
+    { name: "uniqueMap", source: "unique", out: 32 },
+  ];
+  // Baby's image modality: d = 4,096. SEA's square layer (w = d) with its encoder's first layer.
+  const square = new ItemProjection(store, "square", 4096, 4096, 0.5, [...separation, { name: "encoder1", source: "full", out: 256 }]);
+  assert.equal(square.reassociationSaves(7050), true);
+  // VBPR's / FREEDOM's 64-wide representation read as it is, with the same separation consumers.
+  const narrow = new ItemProjection(store, "narrow", 4096, 64, 0.5, [...separation, { name: "content", source: "identity", out: 64 }]);
+  assert.equal(narrow.reassociationSaves(7050), false);
+  // Read as it is only: a tie, one product of X (reassociated) rather than two.
+  const alone = new ItemProjection(store, "alone", 4096, 64, 0.5, [{ name: "content", source: "identity", out: 64 }]);
+  assert.equal(alone.reassociationSaves(7050), true);
+  store.dispose();
+});
+
+test("an identity consumer reads E itself, reassociated or not", () => {
+  const store = new ParamStore(new Rng(4));
+  const proj = new ItemProjection(store, "m", 6, 4, 0.5, [{ name: "self", source: "identity", out: 4 }, { name: "g", source: "generic", out: 3 }]);
+  const x = tf.tensor2d(Array.from({ length: 5 * 6 }, (_, i) => Math.sin(i)), [5, 6]);
+  const [viaNaive, viaReassociated, e] = tf.tidy(() => {
+    const parts = proj.parts(x);
+    return [
+      proj.forwardAs(x, "naive").get("self")!.arraySync(),
+      proj.forwardAs(x, "reassociated").get("self")!.arraySync(),
+      tf.concat([parts.generic, parts.unique], 1).arraySync(),
+    ];
+  });
+  for (const got of [viaNaive, viaReassociated]) {
+    got.forEach((row, i) => row.forEach((v, j) => assert.ok(Math.abs(v - e[i]![j]!) < 1e-5, `(${i}, ${j}): ${v} vs ${e[i]![j]}`)));
+  }
+  x.dispose();
+  store.dispose();
 });
