@@ -1,11 +1,8 @@
-import * as tf from "@tensorflow/tfjs";
 import type { Dataset } from "../src/data/types";
-import { sampleBprTriples } from "../src/data/bprSampling";
 import { buildRunConfig } from "../src/train/runSetup";
 import { createTrainingParts } from "../src/train/trainingParts";
-import { TrainStep } from "../src/train/trainStep";
 import { backboneDefinition, backboneNames } from "../src/model/backbones/registry";
-import { Rng } from "../src/util/rng";
+import { kernelProfile, timeStepLoop } from "./stepLoop";
 
 /** One timed model: a backbone with a separation variant. */
 export interface BackboneStepTiming {
@@ -55,32 +52,9 @@ async function timeModel(dataset: Dataset, backbone: string, variant: string, op
   const config = buildRunConfig({ variant, explicit: { backbone } });
   const parts = createTrainingParts(dataset, config);
   try {
-    const step = new TrainStep(parts);
-    const rng = new Rng(config.seed);
-    const triples = sampleBprTriples(dataset.train, rng);
-    const batch = (i: number) => {
-      const lo = (i * config.batchSize) % Math.max(1, triples.users.length - config.batchSize);
-      const hi = lo + Math.min(config.batchSize, triples.users.length);
-      return { users: triples.users.subarray(lo, hi), pos: triples.pos.subarray(lo, hi), neg: triples.neg.subarray(lo, hi) };
-    };
-    const perms = () => (parts.model.usesPermutations ? parts.data.modalities.map(() => rng.permutation(dataset.nItems)) : []);
-    parts.model.beginEpoch(1, parts.data);
-    for (let i = 0; i < options.warmup; i++) step.run(batch(i), perms());
-    const warm = { ...step.phaseSeconds };
-    const t0 = process.hrtime.bigint();
-    for (let i = options.warmup; i < options.warmup + options.steps; i++) step.run(batch(i), perms());
-    const stepSeconds = Number(process.hrtime.bigint() - t0) / 1e9 / options.steps;
-    const phases = Object.fromEntries(Object.entries(step.phaseSeconds).map(([k, v]) => [k, (v - warm[k as keyof typeof warm]) / options.steps]));
-    const timing: BackboneStepTiming = { backbone, variant, stepSeconds, phases, parameters: parts.model.store.count() };
-    if (!options.profile) return timing;
-    const info = await tf.profile(() => void step.run(batch(options.warmup + options.steps), perms()));
-    const kernels: Record<string, { ms: number; calls: number }> = {};
-    for (const k of info.kernels) {
-      const entry = (kernels[k.name] ??= { ms: 0, calls: 0 });
-      entry.ms += Number(k.kernelTimeMs);
-      entry.calls++;
-    }
-    return { ...timing, kernels };
+    const loop = timeStepLoop(parts, dataset, options.warmup, options.steps);
+    const timing: BackboneStepTiming = { backbone, variant, stepSeconds: loop.stepSeconds, phases: loop.phases, parameters: parts.model.store.count() };
+    return options.profile ? { ...timing, kernels: await kernelProfile(loop.runOneMore) } : timing;
   } finally {
     parts.dispose();
   }

@@ -4,17 +4,15 @@ import { selectBackend } from "../src/backend/select";
 import { describeImplementation, IMPLEMENTATIONS, isImplementation, setImplementation } from "../src/backend/implementation";
 import { SeaError } from "../src/util/errors";
 import { loadDatasetArg } from "../src/data/resolveDataset";
-import { sampleBprTriples } from "../src/data/bprSampling";
 import type { Dataset } from "../src/data/types";
 import { buildRunConfig } from "../src/train/runSetup";
 import { createTrainingParts, type TrainingParts } from "../src/train/trainingParts";
-import { TrainStep } from "../src/train/trainStep";
 import { evaluateEpoch } from "../src/train/epochEvaluation";
 import { readAnalysisParts } from "../src/train/embeddingsExport";
 import { measureEpochMi } from "../src/train/analysisHooks";
-import { Rng } from "../src/util/rng";
 import { countOption } from "./options";
 import { renderBackboneSteps, timeBackboneSteps } from "./backboneStep";
+import { kernelProfile, timeStepLoop } from "./stepLoop";
 
 interface StepTiming {
   stepSeconds: number;
@@ -145,42 +143,18 @@ export function registerStepBench(bench: Command): void {
 
 async function timeSteps(parts: TrainingParts, dataset: Dataset, warmup: number, steps: number, profile: boolean, quiet: boolean): Promise<StepTiming> {
   const config = parts.model.config;
-  const step = new TrainStep(parts);
-  const rng = new Rng(config.seed);
-  const triples = sampleBprTriples(dataset.train, rng);
-  const batch = (i: number) => {
-    const lo = (i * config.batchSize) % Math.max(1, triples.users.length - config.batchSize);
-    const hi = lo + Math.min(config.batchSize, triples.users.length);
-    return { users: triples.users.subarray(lo, hi), pos: triples.pos.subarray(lo, hi), neg: triples.neg.subarray(lo, hi) };
-  };
-  const perms = () => (parts.model.usesPermutations ? parts.data.modalities.map(() => rng.permutation(dataset.nItems)) : []);
-  // Untimed steps first: V8 compiles the hot loops and the heap grows over the first few steps (with one warm-up
-  // step the next three still ran ~10–15% slower than the rest of an epoch).
-  for (let i = 0; i < warmup; i++) step.run(batch(i), perms());
-  const warm = { ...step.phaseSeconds };
-  const t0 = process.hrtime.bigint();
-  for (let i = warmup; i < warmup + steps; i++) step.run(batch(i), perms());
-  const stepSeconds = Number(process.hrtime.bigint() - t0) / 1e9 / steps;
-  const phases = Object.fromEntries(Object.entries(step.phaseSeconds).map(([k, v]) => [k, (v - warm[k as keyof typeof warm]) / steps]));
-  if (profile) await printKernelProfile(() => step.run(batch(warmup + steps), perms()), quiet);
+  const loop = timeStepLoop(parts, dataset, warmup, steps);
+  if (profile) await printKernelProfile(loop.runOneMore, quiet);
   const e0 = process.hrtime.bigint();
   evaluateEpoch(parts.data, dataset, parts.model, config);
   const evalSeconds = Number(process.hrtime.bigint() - e0) / 1e9;
-  const batchesPerEpoch = Math.ceil(triples.users.length / config.batchSize);
+  const { stepSeconds, phases, batchesPerEpoch } = loop;
   return { stepSeconds, steps, phases, evalSeconds, batchesPerEpoch, epochSeconds: stepSeconds * batchesPerEpoch + evalSeconds, parameters: parts.model.store.count() };
 }
 
 /** tf.profile of one step: the kernels with the most time (the native CLUB loop is outside tfjs and not listed). */
 async function printKernelProfile(run: () => void, quiet: boolean): Promise<void> {
-  const info = await tf.profile(run);
-  const byKernel = new Map<string, { ms: number; calls: number }>();
-  for (const k of info.kernels) {
-    const entry = byKernel.get(k.name) ?? { ms: 0, calls: 0 };
-    entry.ms += Number(k.kernelTimeMs);
-    entry.calls++;
-    byKernel.set(k.name, entry);
-  }
-  const top = [...byKernel].sort((a, b) => b[1].ms - a[1].ms).slice(0, 15);
+  const top = Object.entries(await kernelProfile(run)).sort((a, b) => b[1].ms - a[1].ms).slice(0, 15);
   const stream = quiet ? process.stderr : process.stdout;
   stream.write("kernels of one step (ms, calls):\n");
   for (const [name, { ms, calls }] of top) stream.write(`  ${name.padEnd(24)} ${ms.toFixed(0).padStart(7)}  ${calls}\n`);

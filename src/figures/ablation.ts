@@ -85,19 +85,8 @@ export function ablationBarFigure(runs: readonly RunResult[], options: AblationO
 
   const annotations: PlotlyAnnotation[] = [];
   rows.forEach((r, i) => {
-    if (r.comparison?.mark) {
-      annotations.push({
-        text: r.comparison.mark,
-        x: i, // annotations on a category axis are placed by the category's index
-        y: r.mean + r.std,
-        xref: "x",
-        yref: "y",
-        xanchor: "center",
-        yanchor: "bottom",
-        showarrow: false,
-        font: { size: BASE_FONT_SIZE + 2 },
-      });
-    }
+    // annotations on a category axis are placed by the category's index
+    if (r.comparison?.mark) annotations.push(significanceMarkAnnotation(r.comparison.mark, i, r.mean + r.std));
   });
   annotations.push({
     text: `* p<0.05, ** p<0.01 vs ${reference} (${testName}, per user)`,
@@ -128,6 +117,11 @@ export function ablationBarFigure(runs: readonly RunResult[], options: AblationO
     ],
     layout,
   };
+}
+
+/** A `*` / `**` above a bar: at x (a category's index, or an offset within its group) and the bar's top y. */
+export function significanceMarkAnnotation(mark: string, x: number, y: number): PlotlyAnnotation {
+  return { text: mark, x, y, xref: "x", yref: "y", xanchor: "center", yanchor: "bottom", showarrow: false, font: { size: BASE_FONT_SIZE + 2 } };
 }
 
 function hoverLine(r: AblationRow): string {

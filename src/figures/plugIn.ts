@@ -1,7 +1,7 @@
 import type { Figure, PlotlyAnnotation, PlotlyTrace } from "./types";
-import { baseLayout, BASE_FONT_SIZE, emptyFigure, legendBelow, PAPER_SIZES, sortVariants, styledAxis, variantColour } from "./style";
+import { baseLayout, BASE_FONT_SIZE, emptyFigure, legendBelow, PAPER_SIZES, sortBackbones, sortVariants, styledAxis, variantColour } from "./style";
 import { DEFAULT_METRIC, metricLabel, type MetricRef, type RunResult } from "./runs";
-import { ablationSummary, type AblationRow } from "./ablation";
+import { ablationSummary, significanceMarkAnnotation, type AblationRow } from "./ablation";
 import type { PairedTestKind } from "../analysis/significance";
 
 /** The backbone a run trained (records written before backbones existed trained the SEA model). */
@@ -9,14 +9,10 @@ export function runBackboneOf(run: RunResult): string {
   return run.metrics.backbone ?? "sea";
 }
 
-/** Runs grouped by backbone, in order of first appearance. */
+/** Runs grouped by backbone, backbones in the figures' order (BACKBONE_ORDER). */
 export function groupByBackbone(runs: readonly RunResult[]): Map<string, RunResult[]> {
-  const groups = new Map<string, RunResult[]>();
-  for (const r of runs) {
-    const list = groups.get(runBackboneOf(r)) ?? [];
-    list.push(r);
-    groups.set(runBackboneOf(r), list);
-  }
+  const groups = new Map<string, RunResult[]>(sortBackbones(runs.map(runBackboneOf)).map((b) => [b, []]));
+  for (const r of runs) groups.get(runBackboneOf(r))!.push(r);
   return groups;
 }
 
@@ -75,18 +71,7 @@ export function plugInFigure(runs: readonly RunResult[], options: PlugInOptions 
   backbones.forEach((b, i) => {
     for (const r of summary.get(b)!) {
       if (!r.comparison?.mark) continue;
-      const j = variants.indexOf(r.variant);
-      annotations.push({
-        text: r.comparison.mark,
-        x: i - 0.4 + slot * (j + 0.5),
-        y: r.mean + r.std,
-        xref: "x",
-        yref: "y",
-        xanchor: "center",
-        yanchor: "bottom",
-        showarrow: false,
-        font: { size: BASE_FONT_SIZE + 2 },
-      });
+      annotations.push(significanceMarkAnnotation(r.comparison.mark, i - 0.4 + slot * (variants.indexOf(r.variant) + 0.5), r.mean + r.std));
     }
   });
   annotations.push({

@@ -17,6 +17,15 @@ export const OKABE_ITO = {
   reddishPurple: "#CC79A7",
 } as const;
 
+/** The backbones in the order figures list them: the no-content baseline, the MMRec backbones, SEA's own (docs/method.md §13). */
+export const BACKBONE_ORDER: readonly string[] = ["lightgcn", "vbpr", "freedom", "sea"];
+
+/** Sorts backbone names: the known ones in BACKBONE_ORDER, then the rest alphabetically. */
+export function sortBackbones(names: Iterable<string>): string[] {
+  const rank = (b: string): number => (BACKBONE_ORDER.indexOf(b) < 0 ? BACKBONE_ORDER.length : BACKBONE_ORDER.indexOf(b));
+  return [...new Set(names)].sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
+}
+
 /** The kit's variants in the order figures list them (docs/method.md §6). */
 export const VARIANT_ORDER: readonly string[] = ["plain", "sea", "no-club", "no-solosim", "no-both", "orthogonal", "neg-l2", "subtraction"];
 

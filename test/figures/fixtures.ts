@@ -26,6 +26,8 @@ export function writeTestNpy(file: string, data: Float32Array | Int32Array, shap
 }
 
 export interface FakeRunSpec {
+  /** metrics.json's backbone (absent: a record from before backbones existed) */
+  backbone?: string;
   variant: string;
   seed: number;
   /** best-epoch test metrics */
@@ -67,6 +69,7 @@ export function writeFakeRun(dir: string, spec: FakeRunSpec): void {
   }
   const dataset = spec.dataset ?? "tiny";
   const metrics: RunMetrics = {
+    ...(spec.backbone ? { backbone: spec.backbone } : {}),
     variant: spec.variant,
     seed: spec.seed,
     dataset: { name: dataset, fingerprint: "fp" },
