@@ -44,10 +44,10 @@ export function plugInFigure(runs: readonly RunResult[], options: PlugInOptions 
   const variants = sortVariants(new Set([...summary.values()].flatMap((rows) => rows.map((r) => r.variant))));
   const layout = baseLayout(PAPER_SIZES.single.width + 70 * Math.max(0, backbones.length - 3), PAPER_SIZES.single.height + 40, options.title);
   layout.barmode = "group";
-  layout.xaxis = styledAxis("backbone", { type: "category", showgrid: false, tickfont: { size: BASE_FONT_SIZE } });
+  layout.xaxis = styledAxis(undefined, { type: "category", showgrid: false, tickfont: { size: BASE_FONT_SIZE } }); // the ticks name the backbones
   layout.yaxis = styledAxis(`${metricLabel(metric.name)} (${metric.split}, best epoch)`, { rangemode: "tozero" });
-  layout.margin = { l: 72, r: 16, t: options.title ? 56 : 24, b: 110 };
-  legendBelow(layout, 48);
+  layout.margin = { l: 72, r: 16, t: options.title ? 56 : 32, b: 90 };
+  legendBelow(layout, 40);
 
   const data: PlotlyTrace[] = variants.map((variant) => {
     const rows = backbones.map((b) => summary.get(b)!.find((r) => r.variant === variant));
@@ -75,7 +75,7 @@ export function plugInFigure(runs: readonly RunResult[], options: PlugInOptions 
     }
   });
   annotations.push({
-    text: `* p<0.05, ** p<0.01 vs sea on the same backbone (${(options.test ?? "t") === "t" ? "paired t-test" : "Wilcoxon signed-rank"}, per user)`,
+    text: `* p<0.05, ** p<0.01 vs sea, same backbone (${(options.test ?? "t") === "t" ? "paired t" : "Wilcoxon"}, per user)`,
     x: 0,
     y: 1.02,
     xref: "paper",
