@@ -28,3 +28,13 @@ const stableSoftplus = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) 
   const value = tf.add(tf.relu(z), tf.log1p(tf.exp(tf.neg(tf.abs(z)))));
   return { value, gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.mul(dy, tf.sigmoid(saved[0]!)) };
 }) as (z: tf.Tensor) => tf.Tensor;
+
+/**
+ * The weight that puts MMRec's natural-log BPR and an added regulariser R in MMRec's ratio on top of the kit's
+ * BPR, which is −mean log₂ σ(·) = (natural-log BPR) / ln 2 (bprLoss above): BPR₂ + (λ / ln 2)·R equals
+ * (BPR_e + λ·R) / ln 2, MMRec's objective times a constant, and Adam's steps do not change under a constant
+ * factor on the loss (up to its ε). Regularisers that are themselves BPR terms (FREEDOM's) keep λ as it is.
+ */
+export function naturalLogRegWeight(regWeight: number): number {
+  return regWeight / Math.LN2;
+}

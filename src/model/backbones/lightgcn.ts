@@ -4,7 +4,8 @@ import type { ModelData } from "../modelData";
 import type { BprTriples } from "../../data/bprSampling";
 import { bprLossOfTables } from "../../losses/bprTables";
 import { embLoss } from "../../losses/embLoss";
-import { layerMeanPropagation, naturalLogRegWeight } from "./propagation";
+import { layerMeanPropagation } from "./propagation";
+import { naturalLogRegWeight } from "../../losses/bpr";
 
 /**
  * LightGCN (He et al., SIGIR 2020) as MMRec's models/lightgcn.py has it: ID embeddings only.

@@ -32,13 +32,3 @@ export function layerMeanPropagation(
     return { users: u, items: i };
   });
 }
-
-/**
- * The weight that puts MMRec's natural-log BPR and an added regulariser R in MMRec's ratio on top of the kit's
- * BPR, which is −mean log₂ σ(·) = (natural-log BPR) / ln 2 (src/losses/bpr.ts): BPR₂ + (λ / ln 2)·R equals
- * (BPR_e + λ·R) / ln 2, MMRec's objective times a constant, and Adam's steps do not change under a constant
- * factor on the loss (up to its ε). Regularisers that are themselves BPR terms (FREEDOM's) keep λ as it is.
- */
-export function naturalLogRegWeight(regWeight: number): number {
-  return regWeight / Math.LN2;
-}

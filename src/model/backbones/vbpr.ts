@@ -6,7 +6,7 @@ import type { ModelData } from "../modelData";
 import type { BprTriples } from "../../data/bprSampling";
 import { bprLossOfTables } from "../../losses/bprTables";
 import { embLoss } from "../../losses/embLoss";
-import { naturalLogRegWeight } from "./propagation";
+import { naturalLogRegWeight } from "../../losses/bpr";
 
 /** The consumer name VBPR reads its modality representations under (and the representation layer's name). */
 const CONTENT = "content";
