@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import type { SeaConfig } from "./config";
-import type { DistanceMaps, ModelDims, ModelForward, NamedParts, RecommenderModel } from "./contract";
+import type { CompanionNetwork, DistanceMaps, ModelDims, ModelForward, NamedParts, RecommenderModel } from "./contract";
 import type { Backbone, BackboneOutput, ConsumerReadings, LossTerm } from "./backbones/backbone";
 import { backboneDefinition } from "./backbones/registry";
 import { ItemProjection } from "./itemProjection";
@@ -36,7 +36,7 @@ class ComposedModel implements RecommenderModel {
     private readonly replacementLayers: readonly ReadonlyMap<string, Linear>[],
   ) {}
 
-  get companion() {
+  get companion(): CompanionNetwork | null {
     return this.separation.companion;
   }
 
