@@ -102,3 +102,36 @@ test("a separation variant over a backbone without modalities, or with one modal
   const config = resolveVariantConfig("sea", [{ seed: 1 }]);
   assert.throws(() => createModel({ nUsers: U, nItems: N, modalities: [{ name: "m0", dim: 10 }] }, config), /needs ≥ 2 modalities/);
 });
+
+for (const backbone of ["vbpr", "freedom"]) {
+  test(`every separation variant plugs into ${backbone}: its terms on top of the backbone's, a finite gradient for every parameter`, () => {
+    for (const variant of VARIANT_NAMES) {
+      const config = resolveVariantConfig(variant, [{ backbone, embeddingDim: 4, projHidden: 5, projOut: 3, clubDim: 4, clubHidden: 4, freedomDropout: 0.5, knnK: 3, seed: 7 }]);
+      const model = createModel({ nUsers: U, nItems: N, modalities: DIMS.map((dim, m) => ({ name: `m${m}`, dim })) }, config);
+      try {
+        // FREEDOM propagates items over the item–item graph: give it one (the identity scaled, enough for the loss's shape).
+        const withItemGraph: ModelData = { ...data, itemGraph: SparseMatrix.fromCsr(csrFromCoo(N, N, [...Array(N).keys()], [...Array(N).keys()], Array(N).fill(0.5))) };
+        model.beginEpoch(1, withItemGraph);
+        const { value, grads } = tf.variableGrads(() => {
+          const out = model.forward(withItemGraph, { training: true });
+          const parts = model.lossParts(out, batch, permutations);
+          const own = backbone === "vbpr" ? ["bpr", "embLoss"] : ["bpr", "bpr.m0", "bpr.m1", "bpr.m2"];
+          assert.deepEqual(Object.keys(parts).sort(), [...own, "total", ...EXPECTED[variant]!].sort(), `${backbone} + ${variant}`);
+          return parts.total!;
+        }, model.variables());
+        assert.ok(Number.isFinite(value.dataSync()[0]!), `${backbone} + ${variant}: finite loss`);
+        // Every parameter is on the loss's tape with a finite gradient. Some are legitimately zero at a given point:
+        // CLUB's bound is clamped at 0, and a bias on E_m cancels in a BPR difference (FREEDOM's modality terms).
+        for (const name of model.store.names()) {
+          const g = grads[model.store.get(name).name];
+          assert.ok(g, `${backbone} + ${variant}: ${name} is not on the loss's tape`);
+          assert.ok(tf.tidy(() => tf.all(tf.isFinite(g)).dataSync()[0]!) === 1, `${backbone} + ${variant}: gradient of ${name} not finite`);
+        }
+        value.dispose();
+        Object.values(grads).forEach((g) => g.dispose());
+      } finally {
+        model.dispose();
+      }
+    }
+  });
+}
