@@ -123,9 +123,11 @@ export function renderTables(runs: readonly CollectedRun[], labelColumns: readon
   for (const [title, group] of groupBy(runs, (r) => labelColumns.map((c) => `${c}=${r.labels?.[c] ?? ""}`).join(", "))) {
     sections.push(`== ${title || "all cells"} ==\n${renderAblationTable(summariseAblation(group, TABLE_METRICS))}`);
   }
-  const gridColumns = labelColumns.filter((c) => c !== "dataset" && c !== "config_set");
+  // Axes that are settings, not swept values: each gets its own sensitivity table.
+  const settingColumns = ["dataset", "config_set", "backbone"];
+  const gridColumns = labelColumns.filter((c) => !settingColumns.includes(c));
   if (gridColumns.length > 0) {
-    const outer = labelColumns.filter((c) => c === "dataset" || c === "config_set");
+    const outer = labelColumns.filter((c) => settingColumns.includes(c));
     for (const [title, group] of groupBy(runs, (r) => outer.map((c) => `${c}=${r.labels?.[c] ?? ""}`).join(", "))) {
       sections.push(`== sensitivity${title ? `: ${title}` : ""} ==\n${sensitivityTable(group, gridColumns)}`);
     }

@@ -109,6 +109,8 @@ test("the shipped experiments expand to the cells their comments promise", () =>
     "tiny/ablation.yaml": 14,
     "full/ablation.yaml": 63,
     "full/sensitivity.yaml": 14,
+    "small/plug-in.yaml": 14,
+    "full/plug-in.yaml": 21,
   };
   for (const [file, n] of Object.entries(counts)) {
     const s = readExperimentFile(path.join(REPO, "experiments", file));

@@ -135,6 +135,23 @@ test("collect: results.csv and tables from finished cells; refuses unfinished ce
   }
 });
 
+test("collect on a backbone × variant experiment: one table per backbone, no sensitivity table", () => {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), "sea-collect-backbones-"));
+  try {
+    const plan = makePlan(out, { backbones: ["lightgcn", "vbpr"], variants: ["plain", "sea"], seeds: [1] });
+    assert.deepEqual(plan.expansion.cells.map((c) => c.id), ["lightgcn/plain/seed-1", "vbpr/plain/seed-1", "vbpr/sea/seed-1"]);
+    for (const cell of plan.expansion.cells) fakeRun(plan, cell, 4);
+    const result = collectExperiment(plan);
+    const rows = fs.readFileSync(result.resultsFile, "utf8").trim().split("\n");
+    assert.match(rows[0]!, /^backbone,variant,seed,best_epoch,/);
+    assert.match(result.tables, /== backbone=lightgcn ==/);
+    assert.match(result.tables, /== backbone=vbpr ==/);
+    assert.doesNotMatch(result.tables, /sensitivity/, "a backbone is a setting, not a swept value");
+  } finally {
+    fs.rmSync(out, { recursive: true, force: true });
+  }
+});
+
 test("collect on a grid experiment: axis columns in results.csv and a sensitivity table", () => {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), "sea-collect-grid-"));
   try {
