@@ -56,10 +56,12 @@ test("2 epochs on tiny: the reference and the fast implementation agree on every
   const reference = await twoEpochs("reference");
   const fast = await twoEpochs("fast");
   assert.equal(reference.calls.size, 0, `"reference" ran registered kernels: ${JSON.stringify([...reference.calls])}`);
-  // The fast run went through the kernels the training step uses (all but the MI estimators' diagonalCrossEntropy).
-  for (const op of ["graphEncoders", "projectionHeadRest", "bprLossOfTables", "adamMoments", "sparseMatMul", "clubFit"] as const) {
-    assert.ok((fast.calls.get(op) ?? 0) > 0, `"fast" did not run the ${op} kernel`);
-  }
+  // The fast run went through every kernel of the training step that applies on this backend (on wasm, e.g. under
+  // SEA_NATIVE=0, the cpu-only ones do not; clubFit always does). The MI estimators' diagonalCrossEntropy is off here.
+  const stepOps = ["graphEncoders", "projectionHeadRest", "bprLossOfTables", "adamMoments", "sparseMatMul", "clubFit"] as const;
+  const applying = stepOps.filter((op) => fastKernelOf(op)?.applies() === true);
+  assert.ok(applying.includes("clubFit"), "the CLUB inner loop's kernel applies on every backend");
+  for (const op of applying) assert.ok((fast.calls.get(op) ?? 0) > 0, `"fast" did not run the ${op} kernel, which applies here`);
   assert.equal(reference.metrics.epochs.length, 2);
   assert.equal(fast.metrics.epochs.length, 2);
   reference.metrics.epochs.forEach((want, i) => {
