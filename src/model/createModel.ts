@@ -105,9 +105,10 @@ class ComposedModel implements RecommenderModel {
  * Why a backbone and a separation variant make no model, or null: SEA's separation over a backbone that reads no
  * item content (lightgcn × sea). Experiments and ablations leave such cells out with this reason.
  */
-export function unsupportedCombination(config: SeaConfig, variant: string): string | null {
+export function unsupportedCombination(config: SeaConfig, variant?: string): string | null {
   const def = backboneDefinition(config.backbone);
-  return !def.readsContent && separationActive(config) ? `backbone ${def.name} reads no item content, so separation variant ${variant} has nothing to separate` : null;
+  const what = variant === undefined ? "SEA's separation (the config's alpha, distance or partConstruction)" : `separation variant ${variant}`;
+  return !def.readsContent && separationActive(config) ? `backbone ${def.name} reads no item content, so ${what} has nothing to separate` : null;
 }
 
 /**
@@ -120,7 +121,7 @@ export function createModel(dims: ModelDims, config: SeaConfig): RecommenderMode
   const def = backboneDefinition(config.backbone);
   const specs = def.representations(dims, config);
   if (separationActive(config)) {
-    const unsupported = unsupportedCombination(config, "this");
+    const unsupported = unsupportedCombination(config);
     if (unsupported || specs.length === 0) throw new SeaError(`${unsupported ?? `backbone ${def.name} declares no item representation`}; use the "plain" variant with it`, { where: "config.backbone" });
     if (dims.modalities.length < 2) {
       throw new SeaError(`SEA's separation needs ≥ 2 modalities (this dataset has ${dims.modalities.length}); use the "plain" variant`, { where: "config" });

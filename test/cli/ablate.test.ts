@@ -40,3 +40,31 @@ test("sea ablate with an unknown variant: one-line error naming it, exit 1, noth
     fs.rmSync(out, { recursive: true, force: true });
   }
 });
+
+test("sea ablate --backbones crosses backbones with variants: the plug-in table, lightgcn × sea left out with its reason", () => {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), "sea-ablate-plugin-"));
+  try {
+    const r = sea("ablate", "--dataset", "tiny", "--backbones", "lightgcn,vbpr", "--variants", "plain,sea", "--seeds", "1,2", "--epochs", "1", "--set", "miEvery=0", "--out", out);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /lightgcn\/sea\/seed-1: not trained: backbone lightgcn reads no item content/);
+    const rows = fs.readFileSync(path.join(out, "results.csv"), "utf8").trim().split("\n");
+    assert.match(rows[0]!, /^backbone,variant,seed,/);
+    assert.deepEqual(rows.slice(1).map((l) => l.split(",").slice(0, 3).join(",")), ["lightgcn,plain,1", "lightgcn,plain,2", "vbpr,plain,1", "vbpr,plain,2", "vbpr,sea,1", "vbpr,sea,2"]);
+    assert.match(r.stdout, /backbone/);
+    assert.match(r.stdout, /vbpr/);
+    assert.ok(fs.existsSync(path.join(out, "vbpr", "sea", "seed-2", "metrics.json")));
+  } finally {
+    fs.rmSync(out, { recursive: true, force: true });
+  }
+});
+
+test("sea train with a separation over an ID-only backbone: one error naming the flag, exit 1, nothing written", () => {
+  const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "sea-train-lightgcn-")), "run");
+  const r = sea("train", "--dataset", "tiny", "--backbone", "lightgcn", "--separation", "sea", "--epochs", "1", "--out", out);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /sea: error: --backbone: backbone lightgcn reads no item content, so separation variant sea has nothing to separate; use --separation plain/);
+  assert.equal(fs.existsSync(out), false);
+  const unknown = sea("train", "--dataset", "tiny", "--backbone", "nope", "--out", out);
+  assert.equal(unknown.status, 1);
+  assert.match(unknown.stderr, /--backbone: unknown backbone "nope" \(known: sea, lightgcn, vbpr, freedom\)/);
+});

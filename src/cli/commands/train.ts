@@ -4,6 +4,7 @@ import { BACKEND_NAMES, selectBackend } from "../../backend/select";
 import { loadDatasetArg } from "../../data/resolveDataset";
 import { ABLATION_VARIANT_NAMES, VARIANTS, VARIANT_NAMES } from "../../model/variants";
 import { backboneDefinition, backboneDefinitions, backboneNames } from "../../model/backbones/registry";
+import { unsupportedCombination } from "../../model/createModel";
 import { trainRun } from "../../train/trainer";
 import { buildRunConfig, writeRunConfig, assertSameConfig, readConfigFile } from "../../train/runSetup";
 import { readFinishedMetrics, summariseAblation } from "../../train/ablation";
@@ -115,6 +116,8 @@ export function registerTrainCommands(program: Command): void {
         ...implementationFlag(opts.implementation),
       },
     });
+    const unsupported = unsupportedCombination(config, opts.variant);
+    if (unsupported) throw new SeaError(`${unsupported}; use --separation plain with it`, { where: "--backbone" });
     // Only one process trains a run folder at a time (a second `sea train`, a local worker, a SLURM task).
     const metrics = await withRunLock(opts.out, SLURM_AWARE_LOCK_OPTIONS, async (lock) => {
       if (cell) {
