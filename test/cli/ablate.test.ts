@@ -44,15 +44,15 @@ test("sea ablate with an unknown variant: one-line error naming it, exit 1, noth
 test("sea ablate --backbones crosses backbones with variants: the plug-in table, lightgcn × sea left out with its reason", () => {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), "sea-ablate-plugin-"));
   try {
-    const r = sea("ablate", "--dataset", "tiny", "--backbones", "lightgcn,vbpr", "--variants", "plain,sea", "--seeds", "1,2", "--epochs", "1", "--set", "miEvery=0", "--out", out);
+    const r = sea("ablate", "--dataset", "tiny", "--backbones", "lightgcn,vbpr", "--variants", "plain,sea", "--seeds", "1", "--epochs", "1", "--set", "miEvery=0", "--out", out);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stderr, /lightgcn\/sea\/seed-1: not trained: backbone lightgcn reads no item content/);
     const rows = fs.readFileSync(path.join(out, "results.csv"), "utf8").trim().split("\n");
     assert.match(rows[0]!, /^backbone,variant,seed,/);
-    assert.deepEqual(rows.slice(1).map((l) => l.split(",").slice(0, 3).join(",")), ["lightgcn,plain,1", "lightgcn,plain,2", "vbpr,plain,1", "vbpr,plain,2", "vbpr,sea,1", "vbpr,sea,2"]);
+    assert.deepEqual(rows.slice(1).map((l) => l.split(",").slice(0, 3).join(",")), ["lightgcn,plain,1", "vbpr,plain,1", "vbpr,sea,1"]);
     assert.match(r.stdout, /backbone/);
     assert.match(r.stdout, /vbpr/);
-    assert.ok(fs.existsSync(path.join(out, "vbpr", "sea", "seed-2", "metrics.json")));
+    assert.ok(fs.existsSync(path.join(out, "vbpr", "sea", "seed-1", "metrics.json")));
   } finally {
     fs.rmSync(out, { recursive: true, force: true });
   }
