@@ -76,6 +76,7 @@ export function graphEncodersReadable(modalities: readonly GraphEncoderModality[
     return { users, items };
   });
 }
+
 function checkShapes(modalities: readonly GraphEncoderModality[], modalityWeights: tf.Tensor2D, options: GraphEncoderOptions): void {
   const fail = (why: string): never => {
     const shapes = modalities
