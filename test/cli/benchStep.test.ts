@@ -62,3 +62,20 @@ test("sea bench step with an unknown dataset: one-line error, exit 1", () => {
   assert.equal(r.stdout, "");
   assert.equal(r.stderr.trimEnd().split("\n").filter((l) => l.startsWith("sea: error")).length, 1, r.stderr);
 });
+
+// Timings are not asserted; which models are timed, beside what, and the profile's presence are.
+test("sea bench step --backbone vbpr --separation sea --json: sea + sea, vbpr alone and vbpr + sea, each with its kernels", () => {
+  const r = sea("bench", "step", "--preset", "tiny", "--backbone", "vbpr", "--separation", "sea", "--steps", "1", "--warmup", "0", "--profile", "--json");
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as { timings: { backbone: string; variant: string; stepSeconds: number; parameters: number; kernels?: Record<string, { calls: number }> }[] };
+  assert.deepEqual(out.timings.map((t) => `${t.backbone}+${t.variant}`), ["sea+sea", "vbpr+plain", "vbpr+sea"]);
+  for (const t of out.timings) {
+    assert.ok(t.stepSeconds > 0 && t.parameters > 0);
+    assert.ok((t.kernels?.BatchMatMul?.calls ?? 0) > 0, `${t.backbone} + ${t.variant}: the profile lists its products`);
+  }
+  const [, alone, withSea] = out.timings;
+  assert.ok(withSea!.parameters > alone!.parameters, "the separation adds its heads and maps");
+  const bad = sea("bench", "step", "--preset", "tiny", "--backbone", "nope");
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, /--backbone: unknown backbone "nope"/);
+});
