@@ -7,34 +7,49 @@ import { groundTruthFactors } from "../train/analysisHooks";
 import { loadRuns, type RunResult } from "../figures/runs";
 import { notebookPlan, type NotebookPlan } from "./plan";
 
-/** What every ablation notebook starts from: its size plan, backend, dataset and the ablation's runs. */
-export interface NotebookAblation {
+/** What a notebook's first cell opens: its size plan, backend, dataset and a grid's runs (trained or reused). */
+export interface NotebookGrid {
   readonly plan: NotebookPlan;
   readonly backend: BackendInfo;
   readonly dataset: Dataset;
-  /** The ablation's folder (runs/<size>/ablation). */
-  readonly ablationDir: string;
-  /** The variant × seed grid as trained or reused. */
-  readonly ablation: readonly AblationRun[];
+  /** The grid's folder (runs/<size>/<name>). */
+  readonly dir: string;
+  /** The grid's runs as trained or reused. */
+  readonly grid: readonly AblationRun[];
   /** The same runs as the figures read them (from disk). */
   readonly runs: readonly RunResult[];
 }
 
+/** The ablation of notebooks 02–04 and 06 (runs/<size>/ablation: the paper's seven variants × seeds). */
+export interface NotebookAblation extends NotebookGrid {
+  readonly ablationDir: string;
+  readonly ablation: readonly AblationRun[];
+}
+
+/** The plug-in study of notebook 07 (runs/<size>/plug-in: backbones × {plain, sea} × seeds). */
+export interface NotebookPlugIn extends NotebookGrid {
+  readonly plugInDir: string;
+  readonly plugIn: readonly AblationRun[];
+}
+
 /**
- * The shared first cell of notebooks 02–04 and 06: picks the size (SEA_NOTEBOOK_SIZE), the backend and the dataset,
- * then trains the ablation or reuses its finished runs (the first notebook that needs it trains it; `npm start` runs
- * the same grid at the default size). Prints one line saying what it found.
+ * Picks the size (SEA_NOTEBOOK_SIZE), the backend and the dataset, then trains the grid `runs/<size>/<name>` or reuses
+ * its finished runs (the first notebook that needs it trains it). Prints one line saying what it found.
  */
-export async function openNotebookAblation(env: Readonly<Record<string, string | undefined>> = process.env): Promise<NotebookAblation> {
+async function openNotebookGrid(
+  name: string,
+  cells: (plan: NotebookPlan) => { readonly backbones?: readonly string[]; readonly variants: readonly string[] },
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<NotebookGrid> {
   const plan = notebookPlan(env);
   const backend = await selectBackend();
   const dataset = await loadDatasetArg(plan.dataset);
-  const ablationDir = path.join(plan.runsDir, "ablation");
-  const ablation = await runAblation({
+  const dir = path.join(plan.runsDir, name);
+  const grid = await runAblation({
     dataset,
-    variants: plan.variants,
+    ...cells(plan),
     seeds: plan.seeds,
-    outDir: ablationDir,
+    outDir: dir,
     backend,
     sets: plan.sets,
     explicit: { epochs: plan.epochs },
@@ -42,44 +57,25 @@ export async function openNotebookAblation(env: Readonly<Record<string, string |
     quiet: true,
   });
   console.log(
-    `size ${plan.size}: dataset ${dataset.name} (${dataset.nUsers} users, ${dataset.nItems} items), backend ${backend.name}; ` +
-      `${ablation.length} runs in ${ablationDir}`,
+    `size ${plan.size}: dataset ${dataset.name} (${dataset.nUsers} users, ${dataset.nItems} items), backend ${backend.name}; ${grid.length} runs in ${dir}`,
   );
-  return { plan, backend, dataset, ablationDir, ablation, runs: loadRuns(ablationDir) };
-}
-
-/** What the plug-in notebook starts from: the backbones × {plain, sea} grid as trained or reused. */
-export interface NotebookPlugIn {
-  readonly plan: NotebookPlan;
-  readonly backend: BackendInfo;
-  readonly dataset: Dataset;
-  /** The plug-in study's folder (runs/<size>/plug-in), laid out <backbone>/<variant>/seed-<n>. */
-  readonly plugInDir: string;
-  readonly plugIn: readonly AblationRun[];
-  readonly runs: readonly RunResult[];
+  return { plan, backend, dataset, dir, grid, runs: loadRuns(dir) };
 }
 
 /**
- * The first cell of notebook 07: the plug-in study (SEA's separation over each backbone, beside the backbone alone)
- * at the notebooks' size, trained or reused from runs/<size>/plug-in. `sea ablate --backbones … --variants plain,sea`
- * runs the same grid from the command line.
+ * The shared first cell of notebooks 02–04 and 06: the ablation (`npm start` runs the same grid at the default size,
+ * so the notebooks reuse its runs).
+ */
+export async function openNotebookAblation(env: Readonly<Record<string, string | undefined>> = process.env): Promise<NotebookAblation> {
+  const opened = await openNotebookGrid("ablation", (plan) => ({ variants: plan.variants }), env);
+  return { ...opened, ablationDir: opened.dir, ablation: opened.grid };
+}
+
+/**
+ * The first cell of notebook 07: SEA's separation over each backbone, beside the backbone alone.
+ * `sea ablate --backbones … --variants plain,sea` (or experiments/small/plug-in.yaml) runs the same grid.
  */
 export async function openNotebookPlugIn(env: Readonly<Record<string, string | undefined>> = process.env): Promise<NotebookPlugIn> {
-  const plan = notebookPlan(env);
-  const backend = await selectBackend();
-  const dataset = await loadDatasetArg(plan.dataset);
-  const plugInDir = path.join(plan.runsDir, "plug-in");
-  const plugIn = await runAblation({
-    dataset,
-    backbones: plan.plugIn.backbones,
-    variants: plan.plugIn.variants,
-    seeds: plan.seeds,
-    outDir: plugInDir,
-    backend,
-    sets: plan.sets,
-    explicit: { epochs: plan.epochs },
-    quiet: true,
-  });
-  console.log(`size ${plan.size}: dataset ${dataset.name}, backend ${backend.name}; ${plugIn.length} runs in ${plugInDir}`);
-  return { plan, backend, dataset, plugInDir, plugIn, runs: loadRuns(plugInDir) };
+  const opened = await openNotebookGrid("plug-in", (plan) => plan.plugIn, env);
+  return { ...opened, plugInDir: opened.dir, plugIn: opened.grid };
 }

@@ -11,6 +11,7 @@ import { buildRunConfig } from "../../src/train/runSetup";
 import { trainRun } from "../../src/train/trainer";
 import { backboneNames, backboneDefinition } from "../../src/model/backbones/registry";
 import type { RunMetrics } from "../../src/train/runRecord";
+import { assertResumeMatchesWhole } from "./resumeCheck";
 
 let dataset: Dataset;
 const FAST = ["batchSize=256", "clubSteps=5", "miSteps=20", "evalBatchSize=128", "lr=0.005"];
@@ -57,13 +58,7 @@ for (const backbone of ["sea", "lightgcn", "vbpr", "freedom"]) {
 
 test("a resumed FREEDOM + SEA run (per-epoch edge pruning, CLUB state) ends as the uninterrupted one", async () => {
   const config = buildRunConfig({ variant: "sea", sets: [...FAST, "miEvery=0"], explicit: { epochs: 3, backbone: "freedom" } });
-  const whole = await trainRun({ dataset, config, variant: "sea", outDir: tmp("whole"), quiet: true });
-  const dir = tmp("resume");
-  await trainRun({ dataset, config, variant: "sea", outDir: dir, quiet: true, stopAfterEpochs: 1 });
-  const resumed = await trainRun({ dataset, config, variant: "sea", outDir: dir, quiet: true, resume: true });
-  const strip = (m: RunMetrics) => m.epochs.map((e) => ({ ...e, seconds: 0 }));
-  assert.deepEqual(strip(resumed), strip(whole));
-  assert.deepEqual(resumed.best, whole.best);
+  await assertResumeMatchesWhole(dataset, config, "sea");
 });
 
 test("a checkpoint of one backbone is refused by a run of another", async () => {

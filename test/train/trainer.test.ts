@@ -16,6 +16,7 @@ import { SeaError } from "../../src/util/errors";
 import type { RunMetrics } from "../../src/train/runRecord";
 import { groundTruthFactors } from "../../src/train/analysisHooks";
 import { saveCheckpoint } from "../../src/train/checkpoint";
+import { assertResumeMatchesWhole } from "./resumeCheck";
 
 let dataset: Dataset;
 // Small, fast settings for the `tiny` preset; the method's structure is unchanged.
@@ -71,14 +72,7 @@ test("a short run on tiny beats random scores on Recall@20 by a clear margin", a
 
 test("a resumed run ends with the same result as an uninterrupted one", async () => {
   const config = buildRunConfig({ variant: "sea", sets: [...FAST, "miSteps=20"], explicit: { epochs: 3 } });
-  const whole = await trainRun({ dataset, config, variant: "sea", outDir: tmp("whole"), quiet: true });
-  const dir = tmp("resume");
-  await trainRun({ dataset, config, variant: "sea", outDir: dir, quiet: true, stopAfterEpochs: 1 });
-  const resumed = await trainRun({ dataset, config, variant: "sea", outDir: dir, quiet: true, resume: true });
-  const strip = (m: RunMetrics) => m.epochs.map((e) => ({ ...e, seconds: 0 }));
-  assert.deepEqual(strip(resumed), strip(whole));
-  assert.equal(resumed.bestEpoch, whole.bestEpoch);
-  assert.deepEqual(resumed.best, whole.best);
+  await assertResumeMatchesWhole(dataset, config, "sea");
 });
 
 test("a NaN loss stops the run with a message and keeps the metrics written so far", async () => {
