@@ -1,6 +1,7 @@
 import { lookUpNativeFunction, type SeaNativeAddon } from "../addon";
 import { registerFastKernel } from "../implementation";
 import { clubParameterCount, concatFloat32, flattenClubWeights, unflattenClubWeights, type ClubNet } from "./clubLayout";
+import { chooseNativeOrTwin, type NativeChoice } from "./nativeChoice";
 
 /**
  * The fast kernel of the op "clubFit", the CLUB network's inner training loop (readable version: fitClubReadable
@@ -33,7 +34,7 @@ interface FitSettings {
 }
 
 /** Who runs the loop: "native" the addon (an error when it cannot be used), "js" the twin, "auto" native when available. */
-export type ClubFitPasses = "native" | "js" | "auto";
+export type ClubFitPasses = NativeChoice;
 
 registerFastKernel("clubFit", {
   applies: () => true,
@@ -62,11 +63,11 @@ export function fitClubFusedWith(club: ClubNet, pairs: readonly FlatPair[], stat
 type ClubFitAdam = SeaNativeAddon["clubFitAdam"];
 
 function chooseRunner(passes: ClubFitPasses): ClubFitAdam {
-  if (passes === "js") return clubFitAdamJs;
-  const found = lookUpNativeFunction("clubFitAdam");
-  if (found.fn) return found.fn;
-  if (passes === "native") throw new Error(`fitClub: native implementation requested but unavailable: ${found.reason}`);
-  return clubFitAdamJs;
+  const lookUp = () => {
+    const native = lookUpNativeFunction("clubFitAdam");
+    return { found: native.fn, reason: native.reason };
+  };
+  return chooseNativeOrTwin(passes, lookUp, clubFitAdamJs, "fitClub: native implementation");
 }
 
 // ---------------------------------------------------------------------------------------- the JS twin

@@ -6,6 +6,7 @@ import { readFloat32 } from "../../util/takeData";
 import { columnSums } from "../../util/rowMajor";
 import { leakyReluValues } from "../cpuUnary";
 import { registerFastKernel } from "../implementation";
+import { chooseNativeOrTwin, type NativeChoice } from "./nativeChoice";
 
 /**
  * The fast kernel of the op "graphEncoders" (readable version: graphEncodersReadable in src/model/graphEncoder.ts,
@@ -33,7 +34,7 @@ export interface EncoderConstants {
  * Who runs the fused op's row passes: "native" the addon's twins (native/src/row_ops.cc; an error when they are
  * unavailable), "js" the loops in this file (the JS twins), "auto" native when available. Both give the same bits.
  */
-export type GraphEncoderPasses = "auto" | "native" | "js";
+export type GraphEncoderPasses = NativeChoice;
 
 /** The fused op's typed-array passes (the JS loops below and the addon's functions share these signatures). */
 type EncoderPasses = Pick<
@@ -57,11 +58,11 @@ export function nativeGraphEncoderPasses(): { passes: EncoderPasses; reason: nul
 
 /** The passes the fused op runs for `choice` ("auto": the addon's when it has them, else the JS twins). */
 export function graphEncoderPasses(choice: GraphEncoderPasses): EncoderPasses {
-  if (choice === "js") return JS_PASSES;
-  const native = nativeGraphEncoderPasses();
-  if (native.passes) return native.passes;
-  if (choice === "native") throw new Error(`graphEncoders: native row passes requested but unavailable: ${native.reason}`);
-  return JS_PASSES;
+  const lookUp = () => {
+    const native = nativeGraphEncoderPasses();
+    return { found: native.passes, reason: native.reason };
+  };
+  return chooseNativeOrTwin(choice, lookUp, JS_PASSES, "graphEncoders: native row passes");
 }
 
 registerFastKernel("graphEncoders", {

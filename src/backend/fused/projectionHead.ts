@@ -4,6 +4,7 @@ import { lookUpNativeFunctions, type SeaNativeAddon } from "../addon";
 import { readFloat32, takeData } from "../../util/takeData";
 import { columnSums } from "../../util/rowMajor";
 import { registerFastKernel } from "../implementation";
+import { chooseNativeOrTwin, type NativeChoice } from "./nativeChoice";
 
 /**
  * The fast kernel of the op "projectionHeadRest" (readable version: projectionHeadReadable in
@@ -25,7 +26,7 @@ export interface HeadTensors {
  * Who runs the fused op's row passes: "native" the addon's twins (native/src/row_ops.cc; an error when they are
  * unavailable), "js" the loops in this file, "auto" native when available. Both give the same bits.
  */
-export type ProjectionHeadPasses = "auto" | "native" | "js";
+export type ProjectionHeadPasses = NativeChoice;
 
 /** PyTorch BatchNorm1d's default, as batchNormTrain. */
 const BN_EPS = 1e-5;
@@ -62,12 +63,13 @@ export function nativeProjectionHeadPasses(): { passes: HeadPasses; reason: null
 }
 
 function choosePasses(choice: ProjectionHeadPasses): HeadPasses {
-  if (choice === "js") return JS_PASSES;
-  const native = nativeProjectionHeadPasses();
-  if (native.passes) return native.passes;
-  if (choice === "native") throw new Error(`projectionHeadRest: native row passes requested but unavailable: ${native.reason}`);
-  return JS_PASSES;
+  const lookUp = () => {
+    const native = nativeProjectionHeadPasses();
+    return { found: native.passes, reason: native.reason };
+  };
+  return chooseNativeOrTwin(choice, lookUp, JS_PASSES, "projectionHeadRest: native row passes");
 }
+
 registerFastKernel("projectionHeadRest", {
   applies: () => tf.getBackend() === "cpu",
   run: (h1: tf.Tensor2D, params: HeadTensors) => projectionHeadFused(h1, params),
