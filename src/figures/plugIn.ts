@@ -3,16 +3,12 @@ import { baseLayout, BASE_FONT_SIZE, emptyFigure, legendBelow, PAPER_SIZES, sort
 import { DEFAULT_METRIC, metricLabel, type MetricRef, type RunResult } from "./runs";
 import { ablationSummary, significanceMarkAnnotation, type AblationRow } from "./ablation";
 import type { PairedTestKind } from "../analysis/significance";
-
-/** The backbone a run trained (records written before backbones existed trained the SEA model). */
-export function runBackboneOf(run: RunResult): string {
-  return run.metrics.backbone ?? "sea";
-}
+import { recordedBackbone } from "../train/runRecord";
 
 /** Runs grouped by backbone, backbones in the figures' order (BACKBONE_ORDER). */
 export function groupByBackbone(runs: readonly RunResult[]): Map<string, RunResult[]> {
-  const groups = new Map<string, RunResult[]>(sortBackbones(runs.map(runBackboneOf)).map((b) => [b, []]));
-  for (const r of runs) groups.get(runBackboneOf(r))!.push(r);
+  const groups = new Map<string, RunResult[]>(sortBackbones(runs.map((r) => recordedBackbone(r.metrics))).map((b) => [b, []]));
+  for (const r of runs) groups.get(recordedBackbone(r.metrics))!.push(r);
   return groups;
 }
 

@@ -154,8 +154,8 @@ function validateMetrics(v: unknown, file: string): RunMetrics {
   const best = field(v, "best", file, isObject, "an object {valid, test}");
   const epochs = field(v, "epochs", file, isArray, "an array of epoch records").map((e, i) => validateEpoch(e, file, i));
   const out: RunMetrics = {
-    // Records written before backbones existed have none: they trained the SEA model.
-    backbone: v.backbone === undefined ? "sea" : field(v, "backbone", file, isString, "a string"),
+    // Absent in records written before backbones existed (recordedBackbone reads them as "sea").
+    ...(v.backbone === undefined ? {} : { backbone: field(v, "backbone", file, isString, "a string") }),
     variant: field(v, "variant", file, isString, "a string"),
     seed: field(v, "seed", file, isNumber, "a number"),
     dataset: {

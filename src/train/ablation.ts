@@ -9,7 +9,7 @@ import { buildRunConfig, writeRunConfig, assertSameConfig } from "./runSetup";
 import { unsupportedCombination } from "../model/createModel";
 import type { GroundTruthFactors } from "./analysisHooks";
 import type { PerUserMetrics } from "../eval/metricRecords";
-import type { RunMetrics } from "./runRecord";
+import { recordedBackbone, type RunMetrics } from "./runRecord";
 import { compareVariantsPerUser, type VariantComparison } from "../analysis/significance";
 import { writeFileAtomic } from "../util/atomicWrite";
 import { meanStd } from "../analysis/descriptive";
@@ -155,18 +155,13 @@ export interface VariantSummary {
   wilcoxon: VariantComparison | null;
 }
 
-/** The backbone a run trained (records written before backbones existed trained the SEA model). */
-export function runBackbone(run: { readonly metrics: RunMetrics }): string {
-  return run.metrics.backbone ?? "sea";
-}
-
 /**
  * Mean ± std per backbone and variant over seeds, and paired significance against the `sea` variant on the same
  * backbone (the plug-in study: plain backbone vs backbone + SEA). Backbones in order of first appearance.
  */
 export function summariseAblation(runs: readonly AblationRun[], metrics: readonly string[] = ["recall@10", "recall@20", "ndcg@10", "ndcg@20"]): VariantSummary[] {
-  const backbones = [...new Set(runs.map(runBackbone))];
-  return backbones.flatMap((backbone) => summariseBackbone(backbone, runs.filter((r) => runBackbone(r) === backbone), metrics));
+  const backbones = [...new Set(runs.map((r) => recordedBackbone(r.metrics)))];
+  return backbones.flatMap((backbone) => summariseBackbone(backbone, runs.filter((r) => recordedBackbone(r.metrics) === backbone), metrics));
 }
 
 function summariseBackbone(backbone: string, runs: readonly AblationRun[], metrics: readonly string[]): VariantSummary[] {

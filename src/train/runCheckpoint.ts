@@ -3,7 +3,7 @@ import type { Dataset } from "../data/types";
 import { SeaError } from "../util/errors";
 import { saveCheckpoint, loadCheckpoint, type SavedTensor } from "./checkpoint";
 import type { TrainingParts } from "./trainingParts";
-import type { RunMetrics } from "./runRecord";
+import { recordedBackbone, type RunMetrics } from "./runRecord";
 
 /** What the run loop carries from epoch to epoch (and a checkpoint restores). */
 export interface TrainerState {
@@ -45,8 +45,8 @@ export function restoreRunCheckpoint(file: string, dataset: Dataset, parts: Trai
   if (state.metrics.dataset.fingerprint !== dataset.fingerprint) {
     throw new SeaError(`checkpoint was made on another dataset (fingerprint ${state.metrics.dataset.fingerprint}, this one ${dataset.fingerprint})`, { where: file });
   }
-  if ((state.metrics.backbone ?? "sea") !== model.backboneName) {
-    throw new SeaError(`checkpoint was made with backbone ${state.metrics.backbone ?? "sea"}, this run uses ${model.backboneName}`, { where: file });
+  if (recordedBackbone(state.metrics) !== model.backboneName) {
+    throw new SeaError(`checkpoint was made with backbone ${recordedBackbone(state.metrics)}, this run uses ${model.backboneName}`, { where: file });
   }
   for (const name of model.store.names()) {
     const saved = tensors.get(`model/${name}`);

@@ -51,6 +51,11 @@ export interface EpochRecord {
   miInterval?: MiIntervals;
 }
 
+/** The backbone a run trained: records written before backbones existed have none, and trained the SEA model. */
+export function recordedBackbone(metrics: Pick<RunMetrics, "backbone">): string {
+  return metrics.backbone ?? "sea";
+}
+
 export interface RunMetrics {
   /** The backbone's registry name (absent in records written before backbones existed: read as "sea"). */
   backbone?: string;
