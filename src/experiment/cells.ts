@@ -64,6 +64,8 @@ export interface CellExpansion {
   readonly skipped: readonly { readonly id: string; readonly reason: string }[];
   /** results.csv's axis columns, in order (the keys of every cell's labels). */
   readonly columns: readonly string[];
+  /** The columns that are swept values (the grid's keys); the other axes are settings (dataset, config set, backbone). */
+  readonly gridColumns: readonly string[];
 }
 
 /** One value of an axis: its folder segment, its results.csv columns and what it sets on the cell. */
@@ -211,7 +213,8 @@ export function expandCells(spec: ExperimentSpec, file: string): CellExpansion {
     const labels = Object.fromEntries(columns.map((c) => [c, d.labels[c] ?? ""]));
     cells.push({ index: cells.length, id, dataset: d.dataset!, configSet: d.configSet, gridPoint: d.gridPoint, backbone: config.backbone, variant: d.variant, seed: d.seed, labels, config });
   }
-  return { cells, merged: drafts.length - cells.length - skipped.length, skipped, columns };
+  const gridColumns = axes.filter((a) => a.name === "grid" && a.shown(spec)).flatMap((a) => a.columns(spec));
+  return { cells, merged: drafts.length - cells.length - skipped.length, skipped, columns, gridColumns };
 }
 
 function resolveCellConfig(d: CellDraft, id: string, file: string): SeaConfig {

@@ -91,7 +91,7 @@ export function collectExperiment(plan: ExperimentPlan, options: CollectOptions 
 
   const labelColumns = expansion.columns.filter((c) => c !== "variant" && c !== "seed");
   writeResultsCsv(layout.outputDir, runs, labelColumns);
-  const tables = renderTables(runs, labelColumns);
+  const tables = renderTables(runs, labelColumns, expansion.gridColumns);
   const tablesFile = path.join(layout.outputDir, "tables.txt");
   writeFileAtomic(tablesFile, tables);
   return { runs, unfinished, notes, resultsFile: path.join(layout.outputDir, "results.csv"), tablesFile, tables };
@@ -114,20 +114,17 @@ const TABLE_METRICS = ["recall@10", "recall@20", "ndcg@10", "ndcg@20"];
 
 /**
  * One ablation table per setting (the runs sharing every axis but variant and seed), and for experiments with
- * grids one sensitivity table (grid point × variant) per dataset and config set.
+ * grids one sensitivity table (grid point × variant) per value of the other axes (dataset, config set, backbone).
  */
-export function renderTables(runs: readonly CollectedRun[], labelColumns: readonly string[]): string {
+export function renderTables(runs: readonly CollectedRun[], labelColumns: readonly string[], gridColumns: readonly string[]): string {
   // danfojs-node is loaded only when tables are drawn (see src/cli/commands/train.ts on its start-up cost).
   const { renderAblationTable } = require("../train/ablationTable") as typeof import("../train/ablationTable");
   const sections: string[] = [];
   for (const [title, group] of groupBy(runs, (r) => labelColumns.map((c) => `${c}=${r.labels?.[c] ?? ""}`).join(", "))) {
     sections.push(`== ${title || "all cells"} ==\n${renderAblationTable(summariseAblation(group, TABLE_METRICS))}`);
   }
-  // Axes that are settings, not swept values: each gets its own sensitivity table.
-  const settingColumns = ["dataset", "config_set", "backbone"];
-  const gridColumns = labelColumns.filter((c) => !settingColumns.includes(c));
   if (gridColumns.length > 0) {
-    const outer = labelColumns.filter((c) => settingColumns.includes(c));
+    const outer = labelColumns.filter((c) => !gridColumns.includes(c));
     for (const [title, group] of groupBy(runs, (r) => outer.map((c) => `${c}=${r.labels?.[c] ?? ""}`).join(", "))) {
       sections.push(`== sensitivity${title ? `: ${title}` : ""} ==\n${sensitivityTable(group, gridColumns)}`);
     }

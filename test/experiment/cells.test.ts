@@ -38,6 +38,7 @@ test("datasets, config sets and grid points are outer axes, named in the folder 
   const { cells, columns } = expandCells(s, "t.yaml");
   assert.equal(cells.length, 2 * 2 * 4 * 1 * 1);
   assert.deepEqual(columns, ["dataset", "config_set", "alpha", "tau", "variant", "seed"]);
+  assert.deepEqual(expandCells(s, "t.yaml").gridColumns, ["alpha", "tau"], "only the grid's keys are swept values");
   assert.equal(cells[0]!.id, "tiny/base/alpha-0.01_tau-0.1/sea/seed-7");
   assert.equal(cells[1]!.id, "tiny/base/alpha-0.01_tau-0.5/sea/seed-7", "the last grid key varies fastest");
   const last = cells[cells.length - 1]!;
@@ -125,6 +126,7 @@ test("backbones are an axis between the grid and the variant; a separation over 
   const { cells, columns, skipped, merged } = expandCells(s, "t.yaml");
   assert.deepEqual(cells.map((c) => c.id), ["lightgcn/plain/seed-1", "vbpr/plain/seed-1", "vbpr/sea/seed-1"]);
   assert.deepEqual(columns, ["backbone", "variant", "seed"]);
+  assert.deepEqual(expandCells(s, "t.yaml").gridColumns, [], "a backbone is a setting, not a swept value");
   assert.deepEqual(skipped.map((x) => x.id), ["lightgcn/sea/seed-1"]);
   assert.match(skipped[0]!.reason, /lightgcn reads no item content/);
   assert.equal(merged, 0, "a skipped cell is not counted as merged");
